@@ -1,0 +1,41 @@
+# The two commands a newcomer needs (see README.md).
+#   make run    install deps, build, start surel serve on its embedded defaults
+#   make check  install deps, build with ASan+UBSan, run every test
+
+BUILD       ?= build
+CHECK_BUILD ?= build-check
+PYTHON      ?= /usr/bin/python3
+
+.PHONY: run check deps build build-check unit integration clean
+
+run: deps build
+	@echo
+	@echo "Starting surel on its built-in defaults (data in ./var, loopback only)."
+	@echo "Add a first domain and user from another terminal:"
+	@echo "  $(BUILD)/src/surel domain add example.org"
+	@echo "  $(BUILD)/src/surel user add alice@example.org"
+	@echo
+	$(BUILD)/src/surel serve
+
+check: deps build-check unit integration
+
+deps:
+	@scripts/install-deps
+
+build:
+	@test -f $(BUILD)/build.ninja || meson setup $(BUILD) --buildtype=release
+	ninja -C $(BUILD)
+
+build-check:
+	@test -f $(CHECK_BUILD)/build.ninja || \
+		meson setup $(CHECK_BUILD) -Db_sanitize=address,undefined -Dwerror=true
+	ninja -C $(CHECK_BUILD)
+
+unit: build-check
+	meson test -C $(CHECK_BUILD) --suite unit --print-errorlogs
+
+integration: build-check
+	SUREL_BIN=$(CURDIR)/$(CHECK_BUILD)/src/surel $(PYTHON) -m pytest -q tests/integration
+
+clean:
+	rm -rf $(BUILD) $(CHECK_BUILD)

@@ -1,0 +1,19 @@
+/* Password hashes through libcrypt. New hashes are yescrypt ($y$); hashes
+ * imported from other servers are verified too: bcrypt ($2b$, $2y$, $2a$),
+ * SHA-512-crypt ($6$), SHA-256-crypt ($5$). */
+#ifndef SUREL_ACCOUNT_PASSWORD_H
+#define SUREL_ACCOUNT_PASSWORD_H
+
+#include <stdbool.h>
+
+/* A new yescrypt hash with a random salt (malloc'd). */
+char *password_hash(const char *password);
+/* Whether password matches hash; constant-time comparison; false for an
+ * unknown or malformed hash. */
+bool password_verify(const char *password, const char *hash);
+/* Whether hash is in a format password_verify() accepts. */
+bool password_hash_supported(const char *hash);
+/* A random password of printable characters, for `surel user add --generate`. */
+char *password_generate(void);
+
+#endif
