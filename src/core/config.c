@@ -361,6 +361,54 @@ struct config *config_load(const char *path, char **error_r)
 	return ctx.cfg;
 }
 
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* The last line of cfg->path that sets name (inih keeps the last value). */
+static int key_line(const char *path, const char *name)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	char section[128] = "", line[4096];
+	int lineno = 0, found = 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		lineno++;
+		char *t = trim(line);
+		if (*t == '[') {
+			char *close = strchr(t, ']');
+			if (close != NULL)
+				snprintf(section, sizeof section, "%.*s", (int)(close - t - 1), t + 1);
+			continue;
+		}
+		char *eq = strpbrk(t, "=:");
+		if (eq == NULL || *t == '#' || *t == ';')
+			continue;
+		*eq = '\0';
+		char full[256];
+		snprintf(full, sizeof full, "%s.%s", trim(section), trim(t));
+		if (strcmp(full, name) == 0)
+			found = lineno;
+	}
+	fclose(f);
+	return found;
+}
+
+char *config_where(const struct config *cfg, const char *name)
+{
+	int line = cfg->path ? key_line(cfg->path, name) : 0;
+	if (line > 0)
+		return xasprintf("%s:%d: %s", cfg->path, line, name);
+	return xstrdup(name);
+}
+
 const char *config_hostname(const struct config *cfg)
 {
 	static char host[256];

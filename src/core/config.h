@@ -54,6 +54,11 @@ void config_write_ini(const struct config *cfg, FILE *out);
 /* The Markdown reference of every key (docs/configuration.md). */
 void config_write_docs(FILE *out);
 
+/* Where a key was set, for error messages about its value found after
+ * loading (a port in use, an unreadable certificate): "FILE:LINE: name", or
+ * just "name" for a default. Caller frees. */
+char *config_where(const struct config *cfg, const char *name);
+
 /* The host name to announce: server.hostname or the system's. */
 const char *config_hostname(const struct config *cfg);
 

@@ -168,6 +168,26 @@ static void test_set_and_show_roundtrip(void **state)
 	free(path);
 }
 
+static void test_where(void **state)
+{
+	char *path = write_tmp("[smtp]\nlisten = 127.0.0.1:25\n\n[tls]\n  cert = /x.pem\n");
+	char *err = NULL;
+	struct config *cfg = config_load(path, &err);
+	assert_non_null(cfg);
+	char *w = config_where(cfg, "tls.cert");
+	char *want = NULL;
+	assert_true(asprintf(&want, "%s:5: tls.cert", path) > 0);
+	assert_string_equal(w, want);
+	free(w);
+	free(want);
+	w = config_where(cfg, "imap.listen");   /* not in the file: a default */
+	assert_string_equal(w, "imap.listen");
+	free(w);
+	config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_value_parsers),
 		cmocka_unit_test(test_listen_parse),
 		cmocka_unit_test(test_set_and_show_roundtrip),
+		cmocka_unit_test(test_where),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
