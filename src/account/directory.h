@@ -7,10 +7,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct config;
 struct directory;
 
-/* Open (creating and migrating when needed) DATA_DIR/surel.db. */
+/* Open (creating and migrating when needed) DATA_DIR/surel.db; data_dir
+ * must exist. Changes no ownership: a process running as root that may
+ * create the database should use directory_open_config(). */
 int directory_open(const char *data_dir, struct directory **dir_r, char **error_r);
+/* The same for cfg->server_data_dir, made with privs_make_data_dir(); when
+ * running as root a newly created surel.db is given to server.user (SQLite
+ * gives its -wal and -shm files the same owner). */
+int directory_open_config(const struct config *cfg, struct directory **dir_r, char **error_r);
 void directory_close(struct directory **dir);
 
 struct account_info {
@@ -23,8 +30,85 @@ struct account_info {
 void account_info_clear(struct account_info *a);
 
 /* Look up an account by address (any case, U-label or A-label domain).
- * Returns 1 found, 0 no such account, -1 error (*error_r set). */
+ * Returns 1 found, 0 no such account, -1 error (*error_r set). An address
+ * that is not valid syntax is no account: 0. */
 int directory_find_account(struct directory *dir, const char *address,
 			   struct account_info *out, char **error_r);
+
+/* The administration API (surel domain|user|alias). Every function takes
+ * addresses and domains as a user typed them (any case, U-labels), and
+ * returns 0, or -1 with *error_r set to one line fit for the user, e.g.
+ * "domain 'example.org' already exists". A function that checks and then
+ * writes does both in one transaction: on error nothing has changed. */
+
+/* ---- domains ---- */
+int directory_domain_add(struct directory *dir, const char *domain, char **error_r);
+/* Refused while the domain has accounts or aliases, unless force, which
+ * deletes them with it. */
+int directory_domain_del(struct directory *dir, const char *domain, bool force, char **error_r);
+/* 1 when domain is one of ours, 0 when not (or not a valid domain), -1 error. */
+int directory_domain_exists(struct directory *dir, const char *domain, char **error_r);
+
+struct string_list {
+	char **items;
+	size_t count;
+};
+void string_list_free(struct string_list *list);
+/* Every domain as its A-label, sorted. */
+int directory_domain_list(struct directory *dir, struct string_list *list_r, char **error_r);
+
+/* ---- accounts ---- */
+/* Whether directory_account_add() would accept address now: valid, in one of
+ * our domains, not an account or alias source already. */
+int directory_account_check_new(struct directory *dir, const char *address, char **error_r);
+/* password_hash: any hash password_hash_supported() accepts. */
+int directory_account_add(struct directory *dir, const char *address, const char *password_hash,
+			  long long quota_bytes, bool enabled, char **error_r);
+int directory_account_del(struct directory *dir, const char *address, char **error_r);
+int directory_account_set_password(struct directory *dir, const char *address,
+				   const char *password_hash, char **error_r);
+int directory_account_set_enabled(struct directory *dir, const char *address, bool enabled,
+				  char **error_r);
+int directory_account_set_quota(struct directory *dir, const char *address,
+				long long quota_bytes, char **error_r);
+
+struct account_list {
+	struct account_info *items;
+	size_t count;
+};
+void account_list_free(struct account_list *list);
+/* The accounts of domain (NULL: of every domain), sorted by address. */
+int directory_account_list(struct directory *dir, const char *domain,
+			   struct account_list *list_r, char **error_r);
+
+/* ---- aliases ---- */
+struct alias_info {
+	char *source;   /* normalised address, or "@domain" for a catch-all */
+	char *target;   /* normalised address */
+};
+struct alias_list {
+	struct alias_info *items;
+	size_t count;
+};
+void alias_list_free(struct alias_list *list);
+
+/* source: an address in one of our domains that is not an account, or
+ * "@domain" for a catch-all. Every target is an address; one in our own
+ * domains must be an account, an alias source, or covered by its domain's
+ * catch-all. All targets are added or none (a pair that exists already is
+ * an error). Aliases may chain: whoever expands them must bound the depth. */
+int directory_alias_add(struct directory *dir, const char *source, const char *const *targets,
+			size_t ntargets, char **error_r);
+/* Delete source -> target, or every target of source when target is NULL. */
+int directory_alias_del(struct directory *dir, const char *source, const char *target,
+			char **error_r);
+/* The aliases of domain (NULL: all), sorted by source then target. */
+int directory_alias_list(struct directory *dir, const char *domain, struct alias_list *list_r,
+			 char **error_r);
+/* Where mail to address goes when it is not an account: the targets of the
+ * alias with that exact source, else those of its domain's catch-all.
+ * Returns 1 with *list_r filled, 0 when neither exists, -1 error. */
+int directory_alias_lookup(struct directory *dir, const char *address, struct alias_list *list_r,
+			   char **error_r);
 
 #endif

@@ -10,6 +10,3 @@ static int pending(const char *what)
 }
 
 int cmd_serve(int argc, char **argv) { return pending("serve"); }
-int cmd_domain(int argc, char **argv) { return pending("domain"); }
-int cmd_user(int argc, char **argv) { return pending("user"); }
-int cmd_alias(int argc, char **argv) { return pending("alias"); }
