@@ -4,9 +4,11 @@
 
 BUILD       ?= build
 CHECK_BUILD ?= build-check
+FUZZ_BUILD  ?= build-fuzz
+FUZZ_SECS   ?= 10
 PYTHON      ?= /usr/bin/python3
 
-.PHONY: run check deps build build-check unit integration clean
+.PHONY: run check deps build build-check unit integration fuzz clean
 
 run: deps build
 	@echo
@@ -17,7 +19,7 @@ run: deps build
 	@echo
 	$(BUILD)/src/surel serve
 
-check: deps build-check unit integration
+check: deps build-check unit integration fuzz
 
 deps:
 	@scripts/install-deps
@@ -37,5 +39,13 @@ unit: build-check
 integration: build-check
 	SUREL_BIN=$(CURDIR)/$(CHECK_BUILD)/src/surel $(PYTHON) -m pytest -q tests/integration
 
+# Every libFuzzer target for FUZZ_SECS seconds each (clang, ASan+UBSan).
+fuzz: deps
+	@test -f $(FUZZ_BUILD)/build.ninja || CC=clang meson setup $(FUZZ_BUILD) \
+		-Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fsanitize=fuzzer-no-link
+	ninja -C $(FUZZ_BUILD)
+	scripts/fuzz-smoke $(FUZZ_BUILD) $(FUZZ_SECS)
+
 clean:
-	rm -rf $(BUILD) $(CHECK_BUILD)
+	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)
