@@ -11,12 +11,7 @@ PYTHON      ?= /usr/bin/python3
 .PHONY: run check deps build build-check unit integration fuzz clean
 
 run: deps build
-	@echo
 	@echo "Starting surel on its built-in defaults (data in ./var, loopback only)."
-	@echo "Add a first domain and user from another terminal:"
-	@echo "  $(BUILD)/src/surel domain add example.org"
-	@echo "  $(BUILD)/src/surel user add alice@example.org"
-	@echo
 	$(BUILD)/src/surel serve
 
 check: deps build-check unit integration fuzz

@@ -377,11 +377,13 @@ static void print_summary(const struct master *m)
 		       : l->type->tls == LISTENER_TLS_STARTTLS ? "STARTTLS" : "");
 	}
 	const char *c = m->config_path;
+	const char *prog = program_invocation_name;   /* as typed: build/src/surel, surel */
 	printf("Add a first domain and user from another terminal:\n"
-	       "  surel%s%s domain add example.org\n"
-	       "  surel%s%s user add alice@example.org\n"
+	       "  %s%s%s domain add example.org\n"
+	       "  %s%s%s user add alice@example.org\n"
 	       "Stop with Ctrl-C (or kill -TERM %d); reload the configuration with kill -HUP %d.\n",
-	       c ? " -c " : "", c ? c : "", c ? " -c " : "", c ? c : "", (int)m->pid, (int)m->pid);
+	       prog, c ? " -c " : "", c ? c : "", prog, c ? " -c " : "", c ? c : "",
+	       (int)m->pid, (int)m->pid);
 	fflush(stdout);
 }
 
