@@ -1,8 +1,10 @@
 /* surel.db: connection set-up, schema migrations, statement helpers. */
 #include "account/db.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -239,6 +241,84 @@ int db_open(const char *path, sqlite3 **db_r, char **error_r)
 		return -1;
 	}
 	*db_r = db;
+	return 0;
+}
+
+/* ---- relative paths ----
+ *
+ * SQLite turns a relative file name into an absolute one (getcwd(), then
+ * lstat() of every component to resolve symbolic links) before it opens it.
+ * A child of the master chdir()s into the data directory as root and then
+ * drops privileges; when a parent of the data directory is not searchable by
+ * server.user (/root/var, a pytest temporary directory) that absolute path
+ * cannot be opened, although "./surel.db" can. This VFS is SQLite's default
+ * one with a name resolution that keeps such a relative name as it is.
+ *
+ * It does so only when that is safe: no ".." component and no component that
+ * is a symbolic link, so that the name means the same file as SQLite's
+ * resolved one, and its -wal and -shm files are the same files as those of a
+ * process that opens the database by its absolute path. Anything else is left
+ * to SQLite. The process must not change its directory afterwards. */
+
+static sqlite3_vfs *base_vfs;
+static sqlite3_vfs relative_vfs;
+
+static bool keep_relative(const char *path)
+{
+	if (path[0] == '/' || path[0] == '\0')
+		return false;
+	char buf[4096];
+	size_t len = strlen(path);
+	if (len >= sizeof buf)
+		return false;
+	memcpy(buf, path, len + 1);
+	/* Each prefix ending before a '/', then the whole name. */
+	for (size_t i = 0; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		size_t start = i;
+		while (start > 0 && buf[start - 1] != '/')
+			start--;
+		if (i - start == 2 && buf[start] == '.' && buf[start + 1] == '.')
+			return false;
+		char c = buf[i];
+		buf[i] = '\0';
+		struct stat st;
+		bool link = lstat(buf, &st) == 0 && S_ISLNK(st.st_mode);
+		buf[i] = c;
+		if (link)
+			return false;
+	}
+	return true;
+}
+
+static int relative_full_pathname(sqlite3_vfs *vfs, const char *path, int n, char *out)
+{
+	if (!keep_relative(path))
+		return base_vfs->xFullPathname(base_vfs, path, n, out);
+	size_t len = strlen(path);
+	if (n <= 0 || len >= (size_t)n)
+		return SQLITE_CANTOPEN;
+	memcpy(out, path, len + 1);
+	return SQLITE_OK;
+}
+
+int db_use_relative_paths(void)
+{
+	if (base_vfs != NULL)
+		return 0;
+	sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+	if (vfs == NULL)
+		return -1;
+	relative_vfs = *vfs;
+	relative_vfs.pNext = NULL;
+	relative_vfs.zName = "surel-relative";
+	relative_vfs.xFullPathname = relative_full_pathname;
+	base_vfs = vfs;
+	if (sqlite3_vfs_register(&relative_vfs, 1) != SQLITE_OK) {
+		base_vfs = NULL;
+		return -1;
+	}
 	return 0;
 }
 

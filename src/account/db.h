@@ -21,6 +21,12 @@ int db_migrate(sqlite3 *db, int target, char **error_r);
 int db_schema_version(sqlite3 *db, int *version_r, char **error_r);
 void db_close(sqlite3 **db);
 
+/* Make SQLite open a relative file name as it is, instead of by the
+ * absolute path it would build (see db.c), for every database the process
+ * opens from now on. For a process that has chdir()ed into the data
+ * directory and dropped privileges. Returns 0, or -1. */
+int db_use_relative_paths(void);
+
 /* A bound parameter: text or integer. */
 enum db_arg_type { DB_ARG_TEXT, DB_ARG_INT };
 struct db_arg {

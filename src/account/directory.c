@@ -75,6 +75,11 @@ int directory_open_config(const struct config *cfg, struct directory **dir_r, ch
 	return open_in(cfg->server_data_dir, cfg, dir_r, error_r);
 }
 
+int directory_use_relative_paths(void)
+{
+	return db_use_relative_paths();
+}
+
 void directory_close(struct directory **dir)
 {
 	if (*dir == NULL)

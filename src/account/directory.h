@@ -20,6 +20,13 @@ int directory_open(const char *data_dir, struct directory **dir_r, char **error_
 int directory_open_config(const struct config *cfg, struct directory **dir_r, char **error_r);
 void directory_close(struct directory **dir);
 
+/* In a process that has chdir()ed into the data directory and then dropped
+ * privileges (the master's children): open databases by their relative
+ * names ("./surel.db"), which stay reachable when a parent directory is not
+ * searchable by server.user. Call before opening any; the process must not
+ * change its directory afterwards. Returns 0, or -1. */
+int directory_use_relative_paths(void);
+
 struct account_info {
 	long long id;
 	char *address;        /* normalised: lower-case, domain as an A-label */

@@ -1,22 +1,29 @@
 /* The POP3 front door (RFC 1939, CAPA and response codes RFC 2449, STLS
- * RFC 2595).
+ * RFC 2595, AUTH RFC 5034, AUTH-RESP-CODE RFC 3206).
  *
  *   command = keyword *(SP param) CRLF    ; keyword: 3 or 4 characters,
  *                                          ; case-insensitive
  *
- * The session is in the AUTHORIZATION state until the engine adds USER/PASS
- * and AUTH; the TRANSACTION commands are refused as such. */
+ * AUTHORIZATION: CAPA, STLS, USER, PASS, AUTH (pop3_auth.c), QUIT. After a
+ * login the session is in the TRANSACTION state; the maildrop commands
+ * (STAT, LIST, RETR, ...) need the mail store and answer
+ * "-ERR Command not implemented" until the POP3 engine is built on it. */
 #include "pop3/pop3_session.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* Valid in AUTHORIZATION, to be built with the POP3 engine. */
-static const char *const not_implemented[] = { "USER", "PASS", "APOP", "AUTH", "UTF8", "LANG" };
-/* Valid only in TRANSACTION (after a login). */
-static const char *const transaction_only[] = {
-	"NOOP", "STAT", "LIST", "RETR", "DELE", "RSET", "TOP", "UIDL",
-};
+#include "account/sasl.h"
+#include "core/xmalloc.h"
+#include "pop3/pop3_int.h"
+
+/* Valid in AUTHORIZATION, not offered. */
+static const char *const not_implemented[] = { "APOP", "UTF8", "LANG" };
+/* Valid only in TRANSACTION, to be built with the POP3 engine on the store. */
+static const char *const maildrop[] = { "STAT", "LIST", "RETR", "DELE", "RSET", "TOP", "UIDL" };
+/* Valid only in AUTHORIZATION. */
+static const char *const authorization_only[] = { "USER", "PASS", "AUTH", "APOP", "STLS" };
 
 static bool in_list(const char *kw, const char *const *list, size_t n)
 {
@@ -25,6 +32,8 @@ static bool in_list(const char *kw, const char *const *list, size_t n)
 			return true;
 	return false;
 }
+
+#define IN_LIST(kw, list) in_list(kw, list, sizeof list / sizeof list[0])
 
 static bool no_args(struct session *s, const char *kw, const char *arg)
 {
@@ -36,15 +45,20 @@ static bool no_args(struct session *s, const char *kw, const char *arg)
 
 static void on_connect(struct session *s)
 {
+	s->data = xcalloc(1, sizeof(struct pop3_state));
 	session_printf(s, "+OK Surel ready\r\n");
 }
 
-static void cmd_capa(struct session *s)
+static void cmd_capa(struct session *s, struct pop3_state *st)
 {
 	session_printf(s, "+OK Capability list follows\r\n");
-	if (session_can_starttls(s))
-		session_printf(s, "STLS\r\n");
-	session_printf(s, "RESP-CODES\r\nIMPLEMENTATION Surel\r\n.\r\n");
+	if (st->state == POP3_AUTHORIZATION) {
+		if (session_can_starttls(s))
+			session_printf(s, "STLS\r\n");
+		if (pop3_login_allowed(s))
+			session_printf(s, "USER\r\nSASL %s\r\n", sasl_mechanisms());
+	}
+	session_printf(s, "RESP-CODES\r\nAUTH-RESP-CODE\r\nIMPLEMENTATION Surel\r\n.\r\n");
 }
 
 static void cmd_stls(struct session *s)
@@ -57,8 +71,49 @@ static void cmd_stls(struct session *s)
 	session_starttls(s);
 }
 
+static void authorization(struct session *s, struct pop3_state *st, const char *kw,
+			  const char *arg)
+{
+	if (strcasecmp(kw, "STLS") == 0) {
+		if (no_args(s, kw, arg))
+			cmd_stls(s);
+	} else if (strcasecmp(kw, "USER") == 0) {
+		pop3_cmd_user(s, st, arg);
+	} else if (strcasecmp(kw, "PASS") == 0) {
+		pop3_cmd_pass(s, st, arg);
+	} else if (strcasecmp(kw, "AUTH") == 0) {
+		pop3_cmd_auth(s, st, arg);
+	} else if (IN_LIST(kw, not_implemented)) {
+		session_printf(s, "-ERR Command not implemented\r\n");
+	} else if (IN_LIST(kw, maildrop) || strcasecmp(kw, "NOOP") == 0) {
+		session_printf(s, "-ERR Command not valid before login\r\n");
+	} else {
+		session_printf(s, "-ERR Unknown command\r\n");
+	}
+}
+
+static void transaction(struct session *s, struct pop3_state *st, const char *kw,
+			const char *arg)
+{
+	if (strcasecmp(kw, "NOOP") == 0) {
+		if (no_args(s, kw, arg))
+			session_printf(s, "+OK\r\n");
+	} else if (IN_LIST(kw, maildrop)) {
+		session_printf(s, "-ERR Command not implemented\r\n");
+	} else if (IN_LIST(kw, authorization_only)) {
+		session_printf(s, "-ERR Already logged in\r\n");
+	} else {
+		session_printf(s, "-ERR Unknown command\r\n");
+	}
+}
+
 static void on_line(struct session *s, const char *line, size_t len)
 {
+	struct pop3_state *st = s->data;
+	if (st->sasl != NULL) {   /* a response in an AUTH exchange */
+		pop3_auth_response(s, st, line, len);
+		return;
+	}
 	if (memchr(line, '\0', len) != NULL) {
 		session_printf(s, "-ERR NUL byte in command\r\n");
 		return;
@@ -75,27 +130,26 @@ static void on_line(struct session *s, const char *line, size_t len)
 	log_msg(LOGL_DEBUG, "pop3", s->id, "event=command keyword=%s", kw);
 	if (strcasecmp(kw, "CAPA") == 0) {
 		if (no_args(s, kw, arg))
-			cmd_capa(s);
+			cmd_capa(s, st);
 	} else if (strcasecmp(kw, "QUIT") == 0) {
 		if (no_args(s, kw, arg)) {
 			session_printf(s, "+OK Surel signing off\r\n");
 			session_close_after_flush(s);
 		}
-	} else if (strcasecmp(kw, "STLS") == 0) {
-		if (no_args(s, kw, arg))
-			cmd_stls(s);
-	} else if (in_list(kw, transaction_only, sizeof transaction_only / sizeof transaction_only[0])) {
-		session_printf(s, "-ERR Command not valid before login\r\n");
-	} else if (in_list(kw, not_implemented, sizeof not_implemented / sizeof not_implemented[0])) {
-		session_printf(s, "-ERR Command not implemented\r\n");
+	} else if (st->state == POP3_AUTHORIZATION) {
+		authorization(s, st, kw, arg);
 	} else {
-		session_printf(s, "-ERR Unknown command\r\n");
+		transaction(s, st, kw, arg);
 	}
 }
 
 static void on_line_too_long(struct session *s)
 {
-	session_printf(s, "-ERR Line too long\r\n");
+	struct pop3_state *st = s->data;
+	if (st->sasl != NULL)
+		pop3_auth_response_too_long(s, st);
+	else
+		session_printf(s, "-ERR Line too long\r\n");
 }
 
 static void on_timeout(struct session *s)
@@ -113,6 +167,16 @@ static void on_busy(struct session *s)
 	session_printf(s, "-ERR [SYS/TEMP] Too many connections\r\n");
 }
 
+static void on_close(struct session *s)
+{
+	struct pop3_state *st = s->data;
+	if (st == NULL)   /* refused with on_busy */
+		return;
+	pop3_auth_abort(st);
+	free(st->user);
+	xfree(&s->data);
+}
+
 const struct protocol pop3_protocol = {
 	.name = "pop3",
 	.line_max = 0,
@@ -123,5 +187,5 @@ const struct protocol pop3_protocol = {
 	.on_timeout = on_timeout,
 	.on_shutdown = on_shutdown,
 	.on_busy = on_busy,
-	.on_close = NULL,
+	.on_close = on_close,
 };

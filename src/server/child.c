@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "account/directory.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/privs.h"
@@ -61,6 +62,10 @@ void child_setup(struct child_args *args, const char *name)
 	}
 	free(cfg->server_data_dir);
 	cfg->server_data_dir = xstrdup(".");
+	/* SQLite would reopen "./surel.db" by its absolute path, whose parents
+	 * server.user may not be allowed to search. */
+	if (directory_use_relative_paths() < 0)
+		child_fail("sqlite_vfs", "cannot register the relative-path VFS");
 
 	char *error = NULL;
 	if (privs_drop(cfg, &error) < 0)

@@ -544,6 +544,7 @@ void session_accept(struct session_server *srv, const struct session_listener *l
 	s->listener = l->type;
 	s->proto = l->proto;
 	s->cfg = srv->cfg;
+	s->auth = l->auth;
 	s->server = srv;
 	s->fd = fd;
 	s->refs = 1;

@@ -60,6 +60,7 @@
 #include "server/limits.h"
 #include "server/linereader.h"
 
+struct auth_service;
 struct bufferevent;
 struct config;
 struct event;
@@ -108,6 +109,7 @@ struct session_listener {
 	const struct listener_type *type;   /* smtp, submission, smtps, ... */
 	const struct protocol *proto;
 	long long timeout;                  /* idle timeout, seconds */
+	struct auth_service *auth;          /* the worker's login service */
 };
 
 enum session_state {
@@ -126,6 +128,8 @@ struct session {
 	const struct listener_type *listener;
 	const struct protocol *proto;
 	const struct config *cfg;
+	struct auth_service *auth;        /* the worker's login service (auth.h);
+					     NULL where there is none (a fuzzer) */
 	bool tls;                         /* TLS is up */
 	bool busy;                        /* refused for limits */
 

@@ -1,4 +1,9 @@
-/* A worker: client sessions on the inherited listening sockets. */
+/* A worker: client sessions on the inherited listening sockets.
+ *
+ * Each worker owns one thread pool (server.pool_threads) and one
+ * authentication service on it, made after the fork (threads do not survive
+ * fork()) and after privileges are dropped, and freed on exit once every
+ * session has gone. Sessions reach the service as session->auth. */
 #include "server/worker.h"
 
 #include <signal.h>
@@ -9,8 +14,10 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "account/auth.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/xmalloc.h"
 #include "http/http_server.h"
 #include "imap/imap_session.h"
@@ -30,6 +37,8 @@ struct worker {
 	struct child_args *args;
 	struct event_base *base;
 	struct session_server *sessions;
+	struct pool *pool;              /* password hashing, for the auth service */
+	struct auth_service *auth;
 	struct http_server *http;
 	struct binding *bindings;
 	size_t n_bindings;
@@ -104,6 +113,7 @@ static void start_accepting(struct worker *w)
 		b->sl.type = l->type;
 		b->sl.proto = protocol_for(l->type->proto);
 		b->sl.timeout = timeout_for(w->args->cfg, l->type->proto);
+		b->sl.auth = w->auth;
 		b->retry = evtimer_new(w->base, retry_cb, b);
 		b->lev = evconnlistener_new(w->base, accept_cb, b,
 					    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, l->fd);
@@ -190,6 +200,10 @@ int worker_run(struct child_args *args)
 	w.retire_timer = evtimer_new(w.base, retire_timer_cb, &w);
 	evsignal_add(w.sigterm, NULL);
 	evsignal_add(w.sigquit, NULL);
+	/* Still with every signal blocked: the pool's threads inherit the mask,
+	 * so that signals are taken by this thread's loop only. */
+	w.pool = pool_new(w.base, (unsigned)args->cfg->server_pool_threads);
+	w.auth = auth_service_new(w.base, w.pool, args->cfg);
 	child_unblock_signals();
 
 	w.sessions = session_server_new(w.base, args->cfg, args->ssl_ctx, args->limits_slot);
@@ -201,7 +215,12 @@ int worker_run(struct child_args *args)
 	sigset_t old;
 	signals_block_all(&old);
 	stop_accepting(&w);
+	/* Sessions first (they cancel their pending logins), then the service
+	 * (it drops what is left), then the pool (it waits for the password
+	 * checks still running and discards their results). */
 	session_server_free(&w.sessions);
+	auth_service_free(&w.auth);
+	pool_free(&w.pool);
 	event_free(w.sigterm);
 	event_free(w.sigquit);
 	event_free(w.retire_timer);

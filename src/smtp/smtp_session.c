@@ -1,5 +1,5 @@
 /* The SMTP front door (RFC 5321, STARTTLS RFC 3207, enhanced status codes
- * RFC 3463 / RFC 2034).
+ * RFC 3463 / RFC 2034). AUTH (RFC 4954) is in smtp_auth.c.
  *
  *   ehlo = "EHLO" SP ( Domain / address-literal ) CRLF
  *   helo = "HELO" SP Domain CRLF
@@ -12,17 +12,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include "account/sasl.h"
 #include "core/config.h"
 #include "core/xmalloc.h"
 #include "server/listen.h"
-
-struct smtp_state {
-	bool greeted;     /* EHLO or HELO seen since the start or STARTTLS */
-};
+#include "smtp/smtp_int.h"
 
 /* Valid SMTP commands the mail transaction engine will implement. */
 static const char *const not_implemented[] = {
-	"MAIL", "RCPT", "DATA", "BDAT", "AUTH", "ETRN", "EXPN", "TURN", "ATRN", "BURL",
+	"MAIL", "RCPT", "DATA", "BDAT", "ETRN", "EXPN", "TURN", "ATRN", "BURL",
 };
 
 static const char *hostname(struct session *s)
@@ -37,6 +35,7 @@ static void cmd_ehlo(struct session *s, struct smtp_state *st, const char *arg)
 		return;
 	}
 	st->greeted = true;
+	st->esmtp = true;
 	/* ehlo-ok-rsp: the greeting line, then one keyword a line; the last
 	 * line has a space after the code. */
 	const char *kw[4];
@@ -45,9 +44,12 @@ static void cmd_ehlo(struct session *s, struct smtp_state *st, const char *arg)
 	kw[n++] = "ENHANCEDSTATUSCODES";
 	if (session_can_starttls(s))
 		kw[n++] = "STARTTLS";
+	bool auth = smtp_auth_offered(s);
 	session_printf(s, "250-%s\r\n", hostname(s));
 	for (size_t i = 0; i < n; i++)
-		session_printf(s, "250%c%s\r\n", i + 1 == n ? ' ' : '-', kw[i]);
+		session_printf(s, "250%c%s\r\n", i + 1 == n && !auth ? ' ' : '-', kw[i]);
+	if (auth)
+		session_printf(s, "250 AUTH %s\r\n", sasl_mechanisms());
 }
 
 static void cmd_starttls(struct session *s, struct smtp_state *st, const char *arg)
@@ -62,6 +64,8 @@ static void cmd_starttls(struct session *s, struct smtp_state *st, const char *a
 		session_printf(s, "220 2.0.0 Ready to start TLS\r\n");
 		/* RFC 3207 4.2: forget everything learnt before, EHLO again. */
 		st->greeted = false;
+		st->esmtp = false;
+		smtp_auth_reset(st);
 		session_starttls(s);
 	}
 }
@@ -69,6 +73,10 @@ static void cmd_starttls(struct session *s, struct smtp_state *st, const char *a
 static void on_line(struct session *s, const char *line, size_t len)
 {
 	struct smtp_state *st = s->data;
+	if (st->sasl != NULL) {   /* a response in an AUTH exchange, not a command */
+		smtp_auth_response(s, st, line, len);
+		return;
+	}
 	if (memchr(line, '\0', len) != NULL) {
 		session_printf(s, "500 5.5.2 Syntax error: NUL character in command\r\n");
 		return;
@@ -92,10 +100,13 @@ static void on_line(struct session *s, const char *line, size_t len)
 			session_printf(s, "501 5.5.4 Syntax: HELO hostname\r\n");
 		} else {
 			st->greeted = true;
+			st->esmtp = false;
 			session_printf(s, "250 %s\r\n", hostname(s));
 		}
 	} else if (strcasecmp(verb, "STARTTLS") == 0) {
 		cmd_starttls(s, st, arg);
+	} else if (strcasecmp(verb, "AUTH") == 0) {
+		smtp_cmd_auth(s, st, arg);
 	} else if (strcasecmp(verb, "NOOP") == 0) {
 		session_printf(s, "250 2.0.0 OK\r\n");
 	} else if (strcasecmp(verb, "RSET") == 0) {
@@ -107,7 +118,7 @@ static void on_line(struct session *s, const char *line, size_t len)
 		session_printf(s, "221 2.0.0 %s closing connection\r\n", hostname(s));
 		session_close_after_flush(s);
 	} else if (strcasecmp(verb, "HELP") == 0) {
-		session_printf(s, "214 2.0.0 Commands: EHLO HELO STARTTLS NOOP RSET VRFY HELP QUIT\r\n");
+		session_printf(s, "214 2.0.0 Commands: EHLO HELO STARTTLS AUTH NOOP RSET VRFY HELP QUIT\r\n");
 	} else if (strcasecmp(verb, "VRFY") == 0) {
 		/* Never tell whether an address exists (RFC 5321 7.3). */
 		session_printf(s, "252 2.5.0 Cannot VRFY user\r\n");
@@ -130,7 +141,11 @@ static void on_connect(struct session *s)
 
 static void on_line_too_long(struct session *s)
 {
-	session_printf(s, "500 5.5.6 Line too long\r\n");
+	struct smtp_state *st = s->data;
+	if (st->sasl != NULL)
+		smtp_auth_response_too_long(s, st);
+	else
+		session_printf(s, "500 5.5.6 Line too long\r\n");
 }
 
 static void on_timeout(struct session *s)
@@ -150,6 +165,9 @@ static void on_busy(struct session *s)
 
 static void on_close(struct session *s)
 {
+	struct smtp_state *st = s->data;
+	if (st != NULL)   /* NULL for a session refused with on_busy */
+		smtp_auth_reset(st);
 	xfree(&s->data);
 }
 

@@ -1,6 +1,7 @@
 /* The SMTP front door (smtp, submission and smtps listeners): greeting,
- * EHLO/HELO, STARTTLS and the session commands. Mail transactions (MAIL,
- * RCPT, DATA, BDAT), AUTH and the rest come with the SMTP server engine. */
+ * EHLO/HELO, STARTTLS, AUTH (submission and smtps, under TLS) and the
+ * session commands. Mail transactions (MAIL, RCPT, DATA, BDAT) and the rest
+ * come with the SMTP server engine. */
 #ifndef SUREL_SMTP_SMTP_SESSION_H
 #define SUREL_SMTP_SMTP_SESSION_H
 

@@ -197,7 +197,7 @@ def test_every_listener_greets(serve):
     assert Client(inst.port("imap")).line() == \
         "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED] Surel ready"
     assert Client(inst.port("imaps"), tls=True).line() == \
-        "* OK [CAPABILITY IMAP4rev1 IMAP4rev2] Surel ready"
+        "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN AUTH=LOGIN SASL-IR] Surel ready"
     assert Client(inst.port("pop3")).line() == "+OK Surel ready"
     assert Client(inst.port("pop3s"), tls=True).line() == "+OK Surel ready"
     log = inst.log_text()
@@ -231,8 +231,9 @@ def test_smtp_commands(serve):
         assert s.docmd("HELP")[0] == 214
         assert s.verify("alice") == (252, b"2.5.0 Cannot VRFY user")
         for cmd in ("MAIL FROM:<a@example.org>", "RCPT TO:<b@example.org>", "DATA",
-                    "BDAT 10 LAST", "AUTH PLAIN", "ETRN example.org", "EXPN list"):
+                    "BDAT 10 LAST", "ETRN example.org", "EXPN list"):
             assert s.docmd(cmd) == (502, b"5.5.1 Command not implemented"), cmd
+        assert s.docmd("AUTH PLAIN") == (503, b"5.5.1 AUTH not available on this port")
         assert s.docmd("FROBNICATE") == (500, b"5.5.2 Command unrecognized")
         assert s.docmd("HELO") == (501, b"5.5.4 Syntax: HELO hostname")
         assert s.docmd("HELO client.example") == (250, hostname().encode())
@@ -248,14 +249,16 @@ def test_imap_commands(serve):
     m = imaplib.IMAP4(HOST, inst.port("imap"), timeout=5)
     assert m.capabilities == ("IMAP4REV1", "IMAP4REV2", "STARTTLS", "LOGINDISABLED")
     assert m.noop()[0] == "OK"
-    with pytest.raises(imaplib.IMAP4.error, match="Command not implemented"):
+    with pytest.raises(imaplib.IMAP4.error, match=r"\[PRIVACYREQUIRED\]"):
         m.login("alice", "secret")
     assert m.logout()[0] == "BYE"
 
     c = Client(inst.port("imap"))
     c.line()
     assert c.cmd("a1 FROBNICATE") == "a1 BAD Unknown command"
-    assert c.cmd("a2 LOGIN alice secret") == "a2 BAD Command not implemented"
+    assert c.cmd("a2 LOGIN alice secret") == \
+        "a2 NO [PRIVACYREQUIRED] LOGIN is disabled before STARTTLS"
+    assert c.cmd("a2b SELECT INBOX") == "a2b BAD Command not valid before login"
     assert c.cmd("a3 noop") == "a3 OK NOOP completed"
     assert c.cmd("a4 NOOP extra") == "a4 BAD NOOP takes no arguments"
     assert c.cmd("") == "* BAD Missing tag"
@@ -273,10 +276,11 @@ def test_pop3_commands(serve):
     inst = serve()
     p = poplib.POP3(HOST, inst.port("pop3"), timeout=5)
     assert p.getwelcome() == b"+OK Surel ready"
-    assert p.capa() == {"STLS": [], "RESP-CODES": [], "IMPLEMENTATION": ["Surel"]}
+    assert p.capa() == {"STLS": [], "RESP-CODES": [], "AUTH-RESP-CODE": [],
+                        "IMPLEMENTATION": ["Surel"]}
     with pytest.raises(poplib.error_proto, match="not valid before login"):
         p.noop()
-    with pytest.raises(poplib.error_proto, match="Command not implemented"):
+    with pytest.raises(poplib.error_proto, match=r"\[SYS/PERM\] Authentication requires TLS"):
         p.user("alice")
     assert p.quit() == b"+OK Surel signing off"
 
@@ -320,7 +324,7 @@ def test_starttls_smtp_imap_pop3(serve):
 
     m = imaplib.IMAP4(HOST, inst.port("imap"), timeout=5)
     assert m.starttls(ssl_context=tls_context())[0] == "OK"
-    assert m.capabilities == ("IMAP4REV1", "IMAP4REV2")
+    assert m.capabilities == ("IMAP4REV1", "IMAP4REV2", "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR")
     assert m.noop()[0] == "OK"
     assert m.logout()[0] == "BYE"
 
