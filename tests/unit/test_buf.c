@@ -73,6 +73,16 @@ static void test_set_truncate_eq(void **state)
 	buf_free(&b);
 }
 
+static void test_reserve_keeps_a_string(void **state)
+{
+	struct buf b = BUF_INIT;
+	buf_reserve(&b, 100);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(buf_cstr(&b), "");
+	assert_true(b.cap >= 101);
+	buf_free(&b);
+}
+
 static void test_xfree_clears(void **state)
 {
 	char *p = xstrdup("x");
@@ -89,6 +99,7 @@ int main(void)
 		cmocka_unit_test(test_appendf_long_and_short),
 		cmocka_unit_test(test_embedded_nul_and_consume),
 		cmocka_unit_test(test_set_truncate_eq),
+		cmocka_unit_test(test_reserve_keeps_a_string),
 		cmocka_unit_test(test_xfree_clears),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
