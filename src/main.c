@@ -18,13 +18,17 @@ static const struct command commands[] = {
 	{ "domain", cmd_domain, "domain add|del|list        manage the domains we receive mail for" },
 	{ "user",   cmd_user,   "user add|del|list|passwd   manage accounts" },
 	{ "alias",  cmd_alias,  "alias add|del|list         manage aliases and catch-alls" },
+	{ "mailbox", cmd_mailbox, "mailbox list|import|export an account's mailboxes; Maildir and mbox migration" },
+	{ "store",  cmd_store,  "store check|gc             verify and repair the mail store, collect unused blobs" },
+	{ "mime",   cmd_mime,   NULL /* developer: mime parse FILE, mime text FILE */ },
 };
 
 static void usage(FILE *out)
 {
 	fputs("usage: surel COMMAND [ARGS]\n\ncommands:\n", out);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(out, "  surel %s\n", commands[i].help);
+		if (commands[i].help != NULL)   /* NULL: a hidden developer command */
+			fprintf(out, "  surel %s\n", commands[i].help);
 	fputs("  surel version              print the version\n\n"
 	      "surel -c FILE COMMAND (or SUREL_CONFIG=FILE) reads FILE; without it the built-in\n"
 	      "defaults are used.\n",

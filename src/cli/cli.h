@@ -16,6 +16,9 @@ int cmd_config(int argc, char **argv);
 int cmd_domain(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_alias(int argc, char **argv);
+int cmd_mailbox(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_mime(int argc, char **argv);
 
 /* Shared by the subcommands: load the configuration named by -c FILE (or the
  * built-in defaults when path is NULL); on error print it and return NULL. */

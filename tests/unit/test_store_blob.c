@@ -1,0 +1,411 @@
+/* The blob store: content addressing, sharing between users, reference
+ * counts and garbage collection, and crash consistency: a process killed
+ * (fault injection, _exit) at each step of an append or an expunge leaves a
+ * store that `store check` finds consistent or repairs, with no message
+ * lost that was acknowledged and no index row without its blob. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "store_fixture.h"
+
+static char *sha256_hex(const char *text)
+{
+	unsigned char d[32];
+	unsigned int n;
+	EVP_Digest(text, strlen(text), d, &n, EVP_sha256(), NULL);
+	char *hex = xmalloc(65);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	return hex;
+}
+
+static char *blob_file(const struct fx *f, const char *id)
+{
+	return xasprintf("%s/blobs/%.2s/%.2s/%s", f->dir, id, id + 2, id);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+static long long refcount(const struct fx *f, const char *id)
+{
+	char *sql = xasprintf("SELECT refcount FROM blobs WHERE id = '%s'", id);
+	long long n = sql_int(f->dir, "blobs.db", sql);
+	free(sql);
+	return n;   /* -1: no row */
+}
+
+static size_t files_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	size_t n = 0;
+	struct dirent *de;
+	while (d != NULL && (de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+static void test_content_address(void **state)
+{
+	struct fx *f = *state;
+	char *text = mkmsg(1);
+	char *want = sha256_hex(text);
+	struct store_blob *a = mkblob(f->s, text), *b = mkblob(f->s, text);
+	assert_string_equal(store_blob_id(a), want);
+	assert_string_equal(store_blob_id(b), want);   /* stored once */
+	assert_int_equal(store_blob_size(a), strlen(text));
+	char *path = blob_file(f, want);
+	struct buf content = BUF_INIT;
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	char chunk[512];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+		buf_append(&content, chunk, n);
+	fclose(fp);
+	assert_int_equal(content.len, strlen(text));
+	assert_memory_equal(content.data, text, content.len);
+	/* A new blob has no reference and waits for the grace period. */
+	assert_int_equal(refcount(f, want), 0);
+	char *tmp = xasprintf("%s/blobs/tmp", f->dir);
+	assert_int_equal(files_in(tmp), 0);
+	char *err = NULL;
+	size_t collected;
+	ok(store_gc(f->s, 3600, &collected, &err), &err);
+	assert_int_equal(collected, 0);
+	assert_true(exists(path));
+	ok(store_gc(f->s, 0, &collected, &err), &err);
+	assert_int_equal(collected, 1);
+	assert_false(exists(path));
+	assert_int_equal(refcount(f, want), -1);
+	/* The handle from before cannot be appended any more: the caller is told. */
+	struct store_mailbox *mb = mbox(f->u, "INBOX");
+	struct store_append ap = { .blob = a };
+	fails(f->u, store_append(mb, &ap, 1, 0, NULL, &err), &err, STORE_ERR_TEMP);
+	store_mailbox_close(&mb);
+	/* Aborted writers leave nothing. */
+	struct store_blob_writer *w;
+	ok(store_blob_begin(f->s, &w, &err), &err);
+	ok(store_blob_write(w, "abc", 3, &err), &err);
+	assert_int_equal(files_in(tmp), 1);
+	store_blob_abort(&w);
+	assert_int_equal(files_in(tmp), 0);
+	/* By id. */
+	struct store_blob *c = mkblob(f->s, text), *d;
+	ok(store_blob_open(f->s, store_blob_id(c), &d, &err), &err);
+	assert_int_equal(store_blob_size(d), strlen(text));
+	store_blob_free(&d);
+	assert_int_equal(store_blob_open(f->s, "../../etc/passwd", &d, &err), -1);
+	xfree(&err);
+	store_blob_free(&c);
+	store_blob_free(&d);
+	free(tmp);
+	free(path);
+	buf_free(&content);
+	store_blob_free(&a);
+	store_blob_free(&b);
+	free(want);
+	free(text);
+}
+
+/* One blob, delivered to two users, copied, expunged: counted per user
+ * index, collected when the last reference goes. */
+static void test_sharing_refcount(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+	struct store_user *u2;
+	ok(store_user_open(f->s, 2, &u2, &err), &err);
+	char *text = mkmsg(7);
+	struct store_blob *b = mkblob(f->s, text);
+	char *id = xstrdup(store_blob_id(b));
+	struct store_mailbox *in1 = mbox(f->u, "INBOX"), *in2 = mbox(u2, "INBOX");
+	struct store_append a = { .blob = b };
+	ok(store_append(in1, &a, 1, 0, NULL, &err), &err);
+	ok(store_append(in2, &a, 1, 0, NULL, &err), &err);
+	assert_int_equal(refcount(f, id), 2);
+	/* A second copy within a user shares its index's reference. */
+	struct store_mailbox *ar1 = mbox(f->u, "Archive");
+	struct store_copy_result res;
+	ok(store_copy(in1, NULL, ar1, 0, &res, &err), &err);
+	store_copy_result_free(&res);
+	ok(store_append(in1, &a, 1, 0, NULL, &err), &err);
+	assert_int_equal(refcount(f, id), 2);
+	store_blob_free(&b);
+
+	/* User 1 expunges two of its three copies: still referenced. */
+	struct store_flag_change del = { .op = STORE_FLAGS_ADD, .flags = STORE_FLAG_DELETED };
+	ok(store_set_flags(in1, NULL, &del, NULL, NULL, NULL, &err), &err);
+	ok(store_expunge(in1, NULL, NULL, &err), &err);
+	assert_int_equal(refcount(f, id), 2);
+	/* Deleting the mailbox with the last copy drops user 1's reference. */
+	store_mailbox_close(&ar1);
+	ok(store_mailbox_delete(f->u, "Archive", &err), &err);
+	assert_int_equal(refcount(f, id), 1);
+	size_t collected;
+	ok(store_gc(f->s, 0, &collected, &err), &err);
+	assert_int_equal(collected, 0);
+	char *path = blob_file(f, id);
+	assert_true(exists(path));
+
+	/* Deleting user 2 drops the last: collected after the grace period. */
+	store_mailbox_close(&in2);
+	store_user_close(&u2);
+	ok(store_user_delete(f->s, 2, &err), &err);
+	char *dir2 = xasprintf("%s/users/2", f->dir);
+	assert_false(exists(dir2));
+	assert_int_equal(refcount(f, id), 0);
+	ok(store_gc(f->s, 3600, &collected, &err), &err);
+	assert_int_equal(collected, 0);
+	ok(store_gc(f->s, 0, &collected, &err), &err);
+	assert_int_equal(collected, 1);
+	assert_false(exists(path));
+	struct store_check_report r;
+	ok(store_check(f->s, false, 0, &r, &err), &err);
+	assert_int_equal(r.refcount_fixed + r.missing_blobs + r.orphans + r.index_fixed, 0);
+	store_mailbox_close(&in1);
+	free(dir2);
+	free(path);
+	free(id);
+	free(text);
+}
+
+/* ---- crashes ---- */
+
+/* In a child: open the store and append text to user 1's INBOX with
+ * SUREL_STORE_FAULT=point; the child must die at that point (exit 99). */
+static void crash_append(const struct fx *f, const char *point, const char *text)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("SUREL_STORE_FAULT", point, 1);
+		struct store *s;
+		struct store_user *u;
+		struct store_mailbox *mb;
+		struct store_blob *b;
+		struct store_append a = { 0 };
+		char *err = NULL;
+		if (store_open(f->dir, &s, &err) < 0 || store_user_open(s, 1, &u, &err) < 0 ||
+		    store_mailbox_open(u, "INBOX", &mb, &err) < 0)
+			_exit(1);
+		struct store_blob_writer *w;
+		if (store_blob_begin(s, &w, &err) < 0 || store_blob_write(w, text, strlen(text), &err) < 0 ||
+		    store_blob_commit(&w, &b, &err) < 0)
+			_exit(2);
+		a.blob = b;
+		store_append(mb, &a, 1, 0, NULL, &err);
+		_exit(3);   /* not reached when the fault fires */
+	}
+	int wstatus;
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	assert_true(WIFEXITED(wstatus));
+	assert_int_equal(WEXITSTATUS(wstatus), 99);
+}
+
+static uint32_t inbox_count(struct fx *f)
+{
+	struct store_mailbox *mb = mbox(f->u, "INBOX");
+	struct store_mailbox_info st = status(mb);
+	uint32_t n = st.messages;
+	store_mailbox_info_clear(&st);
+	store_mailbox_close(&mb);
+	return n;
+}
+
+/* Every blob the index names exists (the invariant). */
+static void assert_no_row_without_blob(struct fx *f)
+{
+	char *err = NULL;
+	struct store_check_report r;
+	ok(store_check(f->s, false, 3600, &r, &err), &err);
+	assert_int_equal(r.missing_blobs, 0);
+}
+
+struct crash_case {
+	const char *point;
+	bool acknowledged;   /* the message must be there after the crash */
+};
+
+static void test_crash_points(void **state)
+{
+	struct fx *f = *state;
+	static const struct crash_case cases[] = {
+		{ "blob-before-rename", false },   /* a temporary file is left */
+		{ "blob-after-rename", false },    /* a blob file without a row */
+		{ "append-after-ref", false },     /* a count one too high, no index row */
+		{ "append-after-commit", true },   /* committed: the message is there */
+	};
+	char *err = NULL;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint32_t before = inbox_count(f);
+		char *text = xasprintf("Subject: crash %zu\r\n\r\nat %s\r\n", i, cases[i].point);
+		crash_append(f, cases[i].point, text);
+		assert_int_equal(inbox_count(f), before + (cases[i].acknowledged ? 1 : 0));
+		assert_no_row_without_blob(f);
+
+		/* check without repair reports, changes nothing */
+		struct store_check_report r;
+		ok(store_check(f->s, false, 0, &r, &err), &err);
+		size_t found = r.temp_files + r.orphans + r.refcount_fixed;
+		if (cases[i].acknowledged)
+			assert_int_equal(found, 0);
+		else
+			assert_int_equal(found, 1);
+		if (strcmp(cases[i].point, "blob-before-rename") == 0)
+			assert_int_equal(r.temp_files, 1);
+		if (strcmp(cases[i].point, "blob-after-rename") == 0)
+			assert_int_equal(r.orphans, 1);
+		if (strcmp(cases[i].point, "append-after-ref") == 0)
+			assert_int_equal(r.refcount_fixed, 1);
+		ok(store_check(f->s, false, 0, &r, &err), &err);
+		assert_int_equal(r.temp_files + r.orphans + r.refcount_fixed, found);
+
+		/* repair collects what the crash left */
+		ok(store_check(f->s, true, 0, &r, &err), &err);
+		ok(store_check(f->s, false, 0, &r, &err), &err);
+		assert_int_equal(r.temp_files + r.orphans + r.refcount_fixed + r.missing_blobs +
+				 r.index_fixed, 0);
+		char *tmp = xasprintf("%s/blobs/tmp", f->dir);
+		assert_int_equal(files_in(tmp), 0);
+		free(tmp);
+		/* Only the acknowledged messages' blobs are left. */
+		assert_int_equal(r.blobs, inbox_count(f));
+		assert_int_equal(sql_int(f->dir, "blobs.db", "SELECT COUNT(*) FROM blobs"),
+				 inbox_count(f));
+		free(text);
+	}
+	/* And the store works on. */
+	struct store_mailbox *mb = mbox(f->u, "INBOX");
+	assert_int_equal(append_n(f->s, mb, 42, 0), 2);
+	store_mailbox_close(&mb);
+}
+
+/* Killed between the expunge's commit and dropping the blob's count: the
+ * message is gone, the count is one too high until store check. */
+static void test_crash_expunge(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+	struct store_mailbox *mb = mbox(f->u, "INBOX");
+	append_n(f->s, mb, 1, STORE_FLAG_DELETED);
+	store_mailbox_close(&mb);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("SUREL_STORE_FAULT", "expunge-after-commit", 1);
+		struct store *s;
+		struct store_user *u;
+		struct store_mailbox *m;
+		if (store_open(f->dir, &s, &err) < 0 || store_user_open(s, 1, &u, &err) < 0 ||
+		    store_mailbox_open(u, "INBOX", &m, &err) < 0)
+			_exit(1);
+		store_expunge(m, NULL, NULL, &err);
+		_exit(3);
+	}
+	int wstatus;
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	assert_int_equal(WEXITSTATUS(wstatus), 99);
+	assert_int_equal(inbox_count(f), 0);
+	struct store_check_report r;
+	ok(store_check(f->s, false, 0, &r, &err), &err);
+	assert_int_equal(r.refcount_fixed, 1);
+	ok(store_check(f->s, true, 0, &r, &err), &err);
+	assert_int_equal(r.collected, 1);
+	assert_int_equal(sql_int(f->dir, "blobs.db", "SELECT COUNT(*) FROM blobs"), 0);
+}
+
+/* A blob lost from the disk: check names it; repair expunges its messages
+ * (clients see them vanish) so that no index row lacks its blob. */
+static void test_check_missing_blob(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+	struct store_mailbox *mb = mbox(f->u, "INBOX");
+	char *t1 = mkmsg(1), *t2 = mkmsg(2);
+	append_text(f->s, mb, t1, 0);
+	append_text(f->s, mb, t2, 0);
+	struct store_mailbox_info st = status(mb);
+	uint64_t modseq = st.highestmodseq;
+	store_mailbox_info_clear(&st);
+	char *id = sha256_hex(t1);
+	char *path = blob_file(f, id);
+	assert_int_equal(unlink(path), 0);
+	struct store_check_report r;
+	ok(store_check(f->s, false, 0, &r, &err), &err);
+	assert_int_equal(r.missing_blobs, 1);
+	assert_int_equal(inbox_count(f), 2);
+	ok(store_check(f->s, true, 0, &r, &err), &err);
+	assert_int_equal(r.missing_blobs, 1);
+	assert_int_equal(inbox_count(f), 1);
+	struct store_uid_list vanished = { 0 };
+	ok(store_changes_since(mb, modseq, NULL, NULL, &vanished, &err), &err);
+	assert_int_equal(vanished.count, 1);
+	assert_int_equal(vanished.uids[0], 1);
+	store_uid_list_free(&vanished);
+	ok(store_check(f->s, false, 0, &r, &err), &err);
+	assert_int_equal(r.missing_blobs + r.refcount_fixed + r.index_fixed, 0);
+	struct store_quota q;
+	ok(store_quota_usage(f->u, &q, &err), &err);
+	assert_int_equal(q.bytes, strlen(t2));
+	store_mailbox_close(&mb);
+	free(id);
+	free(path);
+	free(t1);
+	free(t2);
+}
+
+/* Counters the index keeps and check recomputes. */
+static void test_check_index(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+	struct store_mailbox *mb = mbox(f->u, "INBOX");
+	append_n(f->s, mb, 1, 0);
+	append_n(f->s, mb, 2, 0);
+	sql_exec(f->dir, "users/1/index.db",
+		 "UPDATE mailboxes SET uidnext = 2, highestmodseq = 1 WHERE name = 'INBOX';"
+		 "UPDATE meta SET value = 5 WHERE key = 'quota_bytes';"
+		 "DELETE FROM fts;");
+	struct store_check_report r;
+	ok(store_check(f->s, false, 0, &r, &err), &err);
+	/* uidnext, highestmodseq, quota_bytes, two search rows */
+	assert_int_equal(r.index_fixed, 5);
+	ok(store_check(f->s, true, 0, &r, &err), &err);
+	ok(store_check(f->s, false, 0, &r, &err), &err);
+	assert_int_equal(r.index_fixed, 0);
+	struct store_mailbox_info st = status(mb);
+	assert_int_equal(st.uidnext, 3);
+	store_mailbox_info_clear(&st);
+	assert_int_equal(append_n(f->s, mb, 3, 0), 3);   /* no UID given twice */
+	struct store_uid_list found;
+	ok(store_search_text(mb, STORE_SEARCH_BODY, "message", &found, &err), &err);
+	assert_int_equal(found.count, 3);   /* re-indexed */
+	store_uid_list_free(&found);
+	store_mailbox_close(&mb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_content_address, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sharing_refcount, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_crash_points, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_crash_expunge, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_check_missing_blob, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_check_index, fx_setup, fx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
