@@ -14,7 +14,9 @@
  * stopped before it sends the password.
  *
  * Replies:
- *   +OK Logged in                                    TRANSACTION state
+ *   +OK Logged in                                    TRANSACTION state, once the
+ *                                                    maildrop is locked (pop3_maildrop.c)
+ *   -ERR [IN-USE] ... / [LOGIN-DELAY] ...            see pop3_maildrop.c
  *   + <base64 challenge>                             the exchange goes on
  *   -ERR [SYS/PERM] Authentication requires TLS: use STLS first
  *   -ERR [AUTH] Authentication failed
@@ -62,14 +64,14 @@ static void verified(enum auth_result result, const struct account_info *account
 	struct session *s = arg;
 	struct pop3_state *st = s->data;
 	st->pending = NULL;
+	if (result == AUTH_OK) {
+		/* Input stays paused while the maildrop is locked and read. */
+		pop3_maildrop_open(s, account->id, account->address);
+		return;
+	}
 	session_resume_input(s);
 	switch (result) {
 	case AUTH_OK:
-		st->state = POP3_TRANSACTION;
-		st->user = xstrdup(account->address);
-		log_msg(LOGL_INFO, "pop3", s->id, "event=login user=%s method=%s", st->user,
-			st->method);
-		session_printf(s, "+OK Logged in\r\n");
 		break;
 	case AUTH_FAILED:
 		session_printf(s, "-ERR [AUTH] Authentication failed\r\n");

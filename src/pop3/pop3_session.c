@@ -1,52 +1,71 @@
-/* The POP3 front door (RFC 1939, CAPA and response codes RFC 2449, STLS
- * RFC 2595, AUTH RFC 5034, AUTH-RESP-CODE RFC 3206).
+/* The POP3 engine (RFC 1939, CAPA and response codes RFC 2449, STLS
+ * RFC 2595, AUTH RFC 5034, AUTH-RESP-CODE RFC 3206): dispatch by state,
+ * CAPA, STLS, QUIT. The command line is parsed by pop3_parse.c; logins are
+ * in pop3_auth.c, the maildrop (lock, snapshot, UPDATE) in pop3_maildrop.c,
+ * the TRANSACTION commands in pop3_transaction.c.
  *
- *   command = keyword *(SP param) CRLF    ; keyword: 3 or 4 characters,
- *                                          ; case-insensitive
+ *   AUTHORIZATION  CAPA STLS USER PASS AUTH QUIT        (APOP not offered)
+ *   TRANSACTION    CAPA STAT LIST UIDL RETR TOP DELE RSET NOOP QUIT
+ *   UPDATE         entered by QUIT in TRANSACTION; no command is read
  *
- * AUTHORIZATION: CAPA, STLS, USER, PASS, AUTH (pop3_auth.c), QUIT. After a
- * login the session is in the TRANSACTION state; the maildrop commands
- * (STAT, LIST, RETR, ...) need the mail store and answer
- * "-ERR Command not implemented" until the POP3 engine is built on it. */
+ * A command in the wrong state: "-ERR Command not valid before login" /
+ * "-ERR Already logged in". Commands may be pipelined (CAPA PIPELINING):
+ * they are answered in order, and none is read while a store call for the
+ * one before runs on the pool. */
 #include "pop3/pop3_session.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "account/sasl.h"
+#include "core/config.h"
 #include "core/xmalloc.h"
 #include "pop3/pop3_int.h"
 
-/* Valid in AUTHORIZATION, not offered. */
-static const char *const not_implemented[] = { "APOP", "UTF8", "LANG" };
-/* Valid only in TRANSACTION, to be built with the POP3 engine on the store. */
-static const char *const maildrop[] = { "STAT", "LIST", "RETR", "DELE", "RSET", "TOP", "UIDL" };
-/* Valid only in AUTHORIZATION. */
-static const char *const authorization_only[] = { "USER", "PASS", "AUTH", "APOP", "STLS" };
+enum {
+	IN_AUTH = 1 << POP3_AUTHORIZATION,
+	IN_TRANS = 1 << POP3_TRANSACTION,
+	NOT_IMPLEMENTED = 1 << 7,
+};
 
-static bool in_list(const char *kw, const char *const *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcasecmp(kw, list[i]) == 0)
-			return true;
-	return false;
-}
-
-#define IN_LIST(kw, list) in_list(kw, list, sizeof list / sizeof list[0])
-
-static bool no_args(struct session *s, const char *kw, const char *arg)
-{
-	if (arg == NULL)
-		return true;
-	session_printf(s, "-ERR %s takes no arguments\r\n", kw);
-	return false;
-}
+/* Where each command is valid (RFC 1939 and its extensions). */
+static const unsigned cmd_states[POP3_CMD_COUNT] = {
+	[POP3_CMD_CAPA] = IN_AUTH | IN_TRANS,
+	[POP3_CMD_QUIT] = IN_AUTH | IN_TRANS,
+	[POP3_CMD_STLS] = IN_AUTH,
+	[POP3_CMD_USER] = IN_AUTH,
+	[POP3_CMD_PASS] = IN_AUTH,
+	[POP3_CMD_AUTH] = IN_AUTH,
+	[POP3_CMD_APOP] = IN_AUTH | NOT_IMPLEMENTED,
+	[POP3_CMD_UTF8] = IN_AUTH | NOT_IMPLEMENTED,
+	[POP3_CMD_LANG] = IN_AUTH | IN_TRANS | NOT_IMPLEMENTED,
+	[POP3_CMD_STAT] = IN_TRANS,
+	[POP3_CMD_LIST] = IN_TRANS,
+	[POP3_CMD_RETR] = IN_TRANS,
+	[POP3_CMD_DELE] = IN_TRANS,
+	[POP3_CMD_NOOP] = IN_TRANS,
+	[POP3_CMD_RSET] = IN_TRANS,
+	[POP3_CMD_TOP] = IN_TRANS,
+	[POP3_CMD_UIDL] = IN_TRANS,
+};
 
 static void on_connect(struct session *s)
 {
 	s->data = xcalloc(1, sizeof(struct pop3_state));
 	session_printf(s, "+OK Surel ready\r\n");
+}
+
+/* pop3.expire: "NEVER" or a number of days (RFC 2449 6.7). */
+const char *pop3_expire_value(const struct session *s)
+{
+	if (s->cfg->pop3_delete_after_retr)
+		return "0";
+	const char *v = s->cfg->pop3_expire;
+	size_t n = strspn(v, "0123456789");
+	if (strcmp(v, "NEVER") == 0 || (n > 0 && n <= 5 && v[n] == '\0'))
+		return v;
+	log_msg(LOGL_WARN, "pop3", s->id, "event=bad_config key=pop3.expire value=\"%s\"", v);
+	return "NEVER";
 }
 
 static void cmd_capa(struct session *s, struct pop3_state *st)
@@ -58,7 +77,10 @@ static void cmd_capa(struct session *s, struct pop3_state *st)
 		if (pop3_login_allowed(s))
 			session_printf(s, "USER\r\nSASL %s\r\n", sasl_mechanisms());
 	}
-	session_printf(s, "RESP-CODES\r\nAUTH-RESP-CODE\r\nIMPLEMENTATION Surel\r\n.\r\n");
+	session_printf(s,
+		       "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+		       "EXPIRE %s\r\nLOGIN-DELAY %lld\r\nIMPLEMENTATION Surel\r\n.\r\n",
+		       pop3_expire_value(s), s->cfg->pop3_login_delay);
 }
 
 static void cmd_stls(struct session *s)
@@ -71,39 +93,37 @@ static void cmd_stls(struct session *s)
 	session_starttls(s);
 }
 
-static void authorization(struct session *s, struct pop3_state *st, const char *kw,
-			  const char *arg)
+static void cmd_quit(struct session *s, struct pop3_state *st)
 {
-	if (strcasecmp(kw, "STLS") == 0) {
-		if (no_args(s, kw, arg))
-			cmd_stls(s);
-	} else if (strcasecmp(kw, "USER") == 0) {
-		pop3_cmd_user(s, st, arg);
-	} else if (strcasecmp(kw, "PASS") == 0) {
-		pop3_cmd_pass(s, st, arg);
-	} else if (strcasecmp(kw, "AUTH") == 0) {
-		pop3_cmd_auth(s, st, arg);
-	} else if (IN_LIST(kw, not_implemented)) {
-		session_printf(s, "-ERR Command not implemented\r\n");
-	} else if (IN_LIST(kw, maildrop) || strcasecmp(kw, "NOOP") == 0) {
-		session_printf(s, "-ERR Command not valid before login\r\n");
-	} else {
-		session_printf(s, "-ERR Unknown command\r\n");
+	if (st->state == POP3_TRANSACTION) {
+		pop3_maildrop_update(s);   /* replies and closes */
+		return;
 	}
+	session_printf(s, "+OK Surel signing off\r\n");
+	session_close_after_flush(s);
 }
 
-static void transaction(struct session *s, struct pop3_state *st, const char *kw,
-			const char *arg)
+static void dispatch(struct session *s, struct pop3_state *st, const struct pop3_command *cmd)
 {
-	if (strcasecmp(kw, "NOOP") == 0) {
-		if (no_args(s, kw, arg))
-			session_printf(s, "+OK\r\n");
-	} else if (IN_LIST(kw, maildrop)) {
+	unsigned allowed = cmd_states[cmd->id];
+	if (!(allowed & (1u << st->state))) {
+		session_printf(s, st->state == POP3_AUTHORIZATION
+				  ? "-ERR Command not valid before login\r\n"
+				  : "-ERR Already logged in\r\n");
+		return;
+	}
+	if (allowed & NOT_IMPLEMENTED) {
 		session_printf(s, "-ERR Command not implemented\r\n");
-	} else if (IN_LIST(kw, authorization_only)) {
-		session_printf(s, "-ERR Already logged in\r\n");
-	} else {
-		session_printf(s, "-ERR Unknown command\r\n");
+		return;
+	}
+	switch (cmd->id) {
+	case POP3_CMD_CAPA: cmd_capa(s, st); break;
+	case POP3_CMD_QUIT: cmd_quit(s, st); break;
+	case POP3_CMD_STLS: cmd_stls(s); break;
+	case POP3_CMD_USER: pop3_cmd_user(s, st, cmd->rest); break;
+	case POP3_CMD_PASS: pop3_cmd_pass(s, st, cmd->rest); break;
+	case POP3_CMD_AUTH: pop3_cmd_auth(s, st, cmd->rest); break;
+	default: pop3_transaction_command(s, st, cmd); break;
 	}
 }
 
@@ -114,32 +134,26 @@ static void on_line(struct session *s, const char *line, size_t len)
 		pop3_auth_response(s, st, line, len);
 		return;
 	}
+	if (st->state == POP3_UPDATE)
+		return;               /* closing after QUIT */
 	if (memchr(line, '\0', len) != NULL) {
 		session_printf(s, "-ERR NUL byte in command\r\n");
 		return;
 	}
-	size_t klen = strcspn(line, " ");
-	const char *arg = line[klen] == ' ' ? line + klen + 1 : NULL;
-	char kw[8];
-	if (klen < 3 || klen > 4) {
+	struct pop3_command cmd;
+	const char *error;
+	enum pop3_parse_result r = pop3_parse_command(line, len, &cmd, &error);
+	log_msg(LOGL_DEBUG, "pop3", s->id, "event=command keyword=%s", cmd.keyword);
+	switch (r) {
+	case POP3_PARSE_UNKNOWN:
 		session_printf(s, "-ERR Unknown command\r\n");
-		return;
-	}
-	memcpy(kw, line, klen);
-	kw[klen] = '\0';
-	log_msg(LOGL_DEBUG, "pop3", s->id, "event=command keyword=%s", kw);
-	if (strcasecmp(kw, "CAPA") == 0) {
-		if (no_args(s, kw, arg))
-			cmd_capa(s, st);
-	} else if (strcasecmp(kw, "QUIT") == 0) {
-		if (no_args(s, kw, arg)) {
-			session_printf(s, "+OK Surel signing off\r\n");
-			session_close_after_flush(s);
-		}
-	} else if (st->state == POP3_AUTHORIZATION) {
-		authorization(s, st, kw, arg);
-	} else {
-		transaction(s, st, kw, arg);
+		break;
+	case POP3_PARSE_BAD:
+		session_printf(s, "-ERR %s\r\n", error);
+		break;
+	case POP3_PARSE_OK:
+		dispatch(s, st, &cmd);
+		break;
 	}
 }
 
@@ -173,6 +187,7 @@ static void on_close(struct session *s)
 	if (st == NULL)   /* refused with on_busy */
 		return;
 	pop3_auth_abort(st);
+	pop3_maildrop_abandon(st);   /* deletions not committed by QUIT are dropped */
 	free(st->user);
 	xfree(&s->data);
 }

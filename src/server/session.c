@@ -258,14 +258,27 @@ static void flush_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Deferred work: input to dispatch after a pause, or a drain to check. */
+/* The output has drained: run the protocol's session_on_drain() callback. */
+static void run_drained(struct session *s)
+{
+	if (s->on_drained == NULL || s->state != SESSION_OPEN ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+		return;
+	void (*cb)(struct session *) = s->on_drained;
+	s->on_drained = NULL;
+	cb(s);
+}
+
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 	session_ref(s);
-	if (s->state == SESSION_CLOSING)
+	if (s->state == SESSION_CLOSING) {
 		session_finish_close(s);
-	else if (s->state == SESSION_OPEN)
+	} else if (s->state == SESSION_OPEN) {
+		run_drained(s);
 		session_process_input(s);
+	}
 	session_unref(s);
 }
 
@@ -317,6 +330,13 @@ void session_read_raw(struct session *s, uint64_t n)
 	linereader_set_raw(&s->reader, n);
 }
 
+void session_on_drain(struct session *s, void (*cb)(struct session *s))
+{
+	s->on_drained = cb;
+	if (s->state == SESSION_OPEN && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		event_active(s->kick, EV_TIMEOUT, 0);
+}
+
 void session_pause_input(struct session *s)
 {
 	s->input_paused = true;
@@ -352,7 +372,12 @@ static void write_cb(struct bufferevent *bev, void *arg)
 	session_ref(s);
 	if (s->state == SESSION_CLOSING) {
 		session_finish_close(s);
-	} else if (s->output_full && output_len(s) <= SESSION_OUTPUT_MAX / 2) {
+		session_unref(s);
+		return;
+	}
+	run_drained(s);
+	if (s->state != SESSION_CLOSING && s->state != SESSION_CLOSED && s->output_full &&
+	    output_len(s) <= SESSION_OUTPUT_MAX / 2) {
 		s->output_full = false;
 		update_reading(s);
 		session_process_input(s);
@@ -545,6 +570,7 @@ void session_accept(struct session_server *srv, const struct session_listener *l
 	s->proto = l->proto;
 	s->cfg = srv->cfg;
 	s->auth = l->auth;
+	s->pool = l->pool;
 	s->server = srv;
 	s->fd = fd;
 	s->refs = 1;

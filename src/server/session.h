@@ -62,6 +62,7 @@
 
 struct auth_service;
 struct bufferevent;
+struct pool;
 struct config;
 struct event;
 struct event_base;
@@ -110,6 +111,7 @@ struct session_listener {
 	const struct protocol *proto;
 	long long timeout;                  /* idle timeout, seconds */
 	struct auth_service *auth;          /* the worker's login service */
+	struct pool *pool;                  /* the worker's thread pool */
 };
 
 enum session_state {
@@ -130,6 +132,8 @@ struct session {
 	const struct config *cfg;
 	struct auth_service *auth;        /* the worker's login service (auth.h);
 					     NULL where there is none (a fuzzer) */
+	struct pool *pool;                /* the worker's thread pool for blocking
+					     work (pool.h); NULL in a fuzzer */
 	bool tls;                         /* TLS is up */
 	bool busy;                        /* refused for limits */
 
@@ -150,6 +154,7 @@ struct session {
 	struct event *kick;               /* deferred input dispatch / drain check */
 	struct evbuffer *drain_buf;       /* closing: output below the TLS filter */
 	struct evbuffer_cb_entry *drain_cb;
+	void (*on_drained)(struct session *s);   /* session_on_drain() */
 	bool proto_started;               /* on_connect / on_busy called */
 	bool tls_shutdown;                /* close_notify sent */
 	bool input_paused;                /* by the protocol */
@@ -185,6 +190,12 @@ void session_read_raw(struct session *s, uint64_t n);
  * resume: anything buffered meanwhile is dispatched from the event loop. */
 void session_pause_input(struct session *s);
 void session_resume_input(struct session *s);
+
+/* Call cb once, from the event loop, when the output queued so far has
+ * been handed on (to the socket, or to the TLS layer's bounded buffer): for
+ * a protocol that streams a large reply in chunks while input is paused.
+ * Not called once the session is closing. */
+void session_on_drain(struct session *s, void (*cb)(struct session *s));
 
 /* The TLS connection once s->tls is true (version and cipher for a Received
  * header, channel binding), else NULL. */

@@ -37,7 +37,7 @@ struct worker {
 	struct child_args *args;
 	struct event_base *base;
 	struct session_server *sessions;
-	struct pool *pool;              /* password hashing, for the auth service */
+	struct pool *pool;              /* password hashing (auth service), POP3 store calls */
 	struct auth_service *auth;
 	struct http_server *http;
 	struct binding *bindings;
@@ -114,6 +114,7 @@ static void start_accepting(struct worker *w)
 		b->sl.proto = protocol_for(l->type->proto);
 		b->sl.timeout = timeout_for(w->args->cfg, l->type->proto);
 		b->sl.auth = w->auth;
+		b->sl.pool = w->pool;
 		b->retry = evtimer_new(w->base, retry_cb, b);
 		b->lev = evconnlistener_new(w->base, accept_cb, b,
 					    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, l->fd);

@@ -373,16 +373,13 @@ def pop3_auth(p, mech, *responses):
 
 def test_pop3_user_pass_and_auth_over_pop3s(server):
     p = poplib.POP3_SSL(HOST, server.port("pop3s"), context=tls_context(), timeout=10)
-    assert p.capa() == {"USER": [], "SASL": ["PLAIN", "LOGIN"], "RESP-CODES": [],
-                        "AUTH-RESP-CODE": [], "IMPLEMENTATION": ["Surel"]}
+    caps = p.capa()
+    assert caps["USER"] == [] and caps["SASL"] == ["PLAIN", "LOGIN"]
     assert p.user(ALICE) == b"+OK Send PASS"
     assert p.pass_(ALICE_PW) == b"+OK Logged in"
-    assert p.capa() == {"RESP-CODES": [], "AUTH-RESP-CODE": [], "IMPLEMENTATION": ["Surel"]}
+    assert "USER" not in p.capa() and "SASL" not in p.capa()
     assert p.noop() == b"+OK"
-    # the maildrop commands need the store: not built yet
-    for cmd in (p.stat, p.list, lambda: p.retr(1), lambda: p.dele(1), p.uidl):
-        with pytest.raises(poplib.error_proto, match="Command not implemented"):
-            cmd()
+    assert p.stat() == (0, 0)   # the maildrop commands: tests/integration/test_pop3.py
     with pytest.raises(poplib.error_proto, match="Already logged in"):
         p.user(ALICE)
     assert p.quit() == b"+OK Surel signing off"
@@ -417,8 +414,7 @@ def test_pop3_user_pass_and_auth_over_pop3s(server):
 
 def test_pop3_stls_required(server):
     p = poplib.POP3(HOST, server.port("pop3"), timeout=10)
-    assert p.capa() == {"STLS": [], "RESP-CODES": [], "AUTH-RESP-CODE": [],
-                        "IMPLEMENTATION": ["Surel"]}
+    assert "STLS" in p.capa() and "USER" not in p.capa()
     refusal = "-ERR [SYS/PERM] Authentication requires TLS: use STLS first"
     for cmd in (lambda: p.user(ALICE), lambda: p.pass_(ALICE_PW),
                 lambda: p._shortcmd("AUTH PLAIN " + plain(ALICE, ALICE_PW)),

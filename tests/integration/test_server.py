@@ -276,8 +276,8 @@ def test_pop3_commands(serve):
     inst = serve()
     p = poplib.POP3(HOST, inst.port("pop3"), timeout=5)
     assert p.getwelcome() == b"+OK Surel ready"
-    assert p.capa() == {"STLS": [], "RESP-CODES": [], "AUTH-RESP-CODE": [],
-                        "IMPLEMENTATION": ["Surel"]}
+    caps = p.capa()
+    assert "STLS" in caps and caps["IMPLEMENTATION"] == ["Surel"]
     with pytest.raises(poplib.error_proto, match="not valid before login"):
         p.noop()
     with pytest.raises(poplib.error_proto, match=r"\[SYS/PERM\] Authentication requires TLS"):
