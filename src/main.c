@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "domain", cmd_domain, "domain add|del|list        manage the domains we receive mail for" },
 	{ "user",   cmd_user,   "user add|del|list|passwd   manage accounts" },
 	{ "alias",  cmd_alias,  "alias add|del|list         manage aliases and catch-alls" },
+	{ "queue",  cmd_queue,  "queue list|show|delete     messages waiting in the spool" },
 	{ "mailbox", cmd_mailbox, "mailbox list|import|export an account's mailboxes; Maildir and mbox migration" },
 	{ "store",  cmd_store,  "store check|gc             verify and repair the mail store, collect unused blobs" },
 	{ "mime",   cmd_mime,   NULL /* developer: mime parse FILE, mime text FILE */ },

@@ -16,6 +16,7 @@ int cmd_config(int argc, char **argv);
 int cmd_domain(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_alias(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
 int cmd_mailbox(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_mime(int argc, char **argv);

@@ -309,6 +309,12 @@ static void session_process_input(struct session *s)
 		case LINEREADER_RAW:
 			s->proto->on_raw(s, data, len, linereader_raw_left(&s->reader));
 			break;
+		case LINEREADER_DATA:
+			s->proto->on_data(s, data, len, false);
+			break;
+		case LINEREADER_DATA_END:
+			s->proto->on_data(s, NULL, 0, true);
+			break;
 		case LINEREADER_MORE:
 			break;
 		}
@@ -328,6 +334,15 @@ void session_read_raw(struct session *s, uint64_t n)
 		abort();
 	}
 	linereader_set_raw(&s->reader, n);
+}
+
+void session_read_data(struct session *s)
+{
+	if (s->proto->on_data == NULL) {
+		log_msg(LOGL_ERROR, s->proto->name, s->id, "event=bug reason=\"data read without on_data\"");
+		abort();
+	}
+	linereader_set_data(&s->reader);
 }
 
 void session_on_drain(struct session *s, void (*cb)(struct session *s))

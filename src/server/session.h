@@ -93,6 +93,10 @@ struct protocol {
 	 * `left` (bytes still to come after this chunk) is 0. May be NULL for a
 	 * protocol that never asks. */
 	void (*on_raw)(struct session *s, const char *data, size_t len, uint64_t left);
+	/* SMTP DATA text asked for with session_read_data(): called with
+	 * unstuffed lines (end == false), then once with end == true after the
+	 * "." line. May be NULL for a protocol that never asks. */
+	void (*on_data)(struct session *s, const char *data, size_t len, bool end);
 	/* Idle for too long: write a goodbye. The session then closes. */
 	void (*on_timeout)(struct session *s);
 	/* The server is stopping: write a goodbye. The session then closes. */
@@ -185,6 +189,14 @@ void session_set_timeout(struct session *s, long long seconds);
 /* Hand the next n bytes of input to on_raw instead of cutting lines (IMAP
  * literal, SMTP BDAT chunk). Call from on_line; n == 0 does nothing. */
 void session_read_raw(struct session *s, uint64_t n);
+
+/* Hand the input to on_data as SMTP DATA text (linereader.h, data mode)
+ * up to and including the "." line. Call from on_line. */
+void session_read_data(struct session *s);
+static inline const struct linereader_data_stats *session_data_stats(const struct session *s)
+{
+	return linereader_data_stats(&s->reader);
+}
 
 /* Stop dispatching input (the protocol waits for some work to finish), and
  * resume: anything buffered meanwhile is dispatched from the event loop. */

@@ -23,6 +23,7 @@
 #include "imap/imap_session.h"
 #include "pop3/pop3_session.h"
 #include "server/session.h"
+#include "smtp/smtp_server.h"
 #include "smtp/smtp_session.h"
 
 /* One listening socket of this worker. */
@@ -205,6 +206,7 @@ int worker_run(struct child_args *args)
 	 * so that signals are taken by this thread's loop only. */
 	w.pool = pool_new(w.base, (unsigned)args->cfg->server_pool_threads);
 	w.auth = auth_service_new(w.base, w.pool, args->cfg);
+	smtp_server_init(w.base, w.pool, args->cfg);
 	child_unblock_signals();
 
 	w.sessions = session_server_new(w.base, args->cfg, args->ssl_ctx, args->limits_slot);
@@ -222,6 +224,7 @@ int worker_run(struct child_args *args)
 	session_server_free(&w.sessions);
 	auth_service_free(&w.auth);
 	pool_free(&w.pool);
+	smtp_server_free();
 	event_free(w.sigterm);
 	event_free(w.sigquit);
 	event_free(w.retire_timer);

@@ -1,25 +1,99 @@
-/* Inside the SMTP front door: the session state shared by smtp_session.c
- * (commands) and smtp_auth.c (AUTH). Not for other parts. */
+/* Inside the SMTP server engine: the session state shared by its files.
+ * Not for other parts.
+ *
+ *   smtp_session.c   greeting, command dispatch, EHLO/HELO, session commands
+ *   smtp_auth.c      AUTH
+ *   smtp_txn.c       MAIL, RCPT, RSET: the transaction
+ *   smtp_rcpt.c      recipient and sender policy on the directory
+ *   smtp_data.c      DATA, BDAT, the Received header, the spool
+ *   smtp_server.c    what a worker gives the engine (thread pool, spool) */
 #ifndef SUREL_SMTP_SMTP_INT_H
 #define SUREL_SMTP_SMTP_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "server/session.h"
+#include "smtp/smtp_parse.h"
 
 struct auth_pending;
+struct event;
+struct pool;
 struct sasl;
+struct smtp_lookup;
+struct spool_commit;
+struct spool_committer;
+struct spool_msg;
+
+/* Where a recipient's mail goes. */
+struct smtp_target {
+	char *address;   /* a local account's address, or a remote address */
+	bool local;
+};
+
+/* One accepted RCPT. */
+struct smtp_rcpt {
+	char *address;           /* as the client sent it (quoted form kept) */
+	unsigned notify;
+	char *orcpt;             /* NULL when not given */
+	struct smtp_target *targets;
+	size_t ntargets;
+};
+
+enum smtp_phase {
+	SMTP_PHASE_COMMAND,
+	SMTP_PHASE_DATA,         /* reading DATA text */
+	SMTP_PHASE_BDAT,         /* reading a BDAT chunk */
+	SMTP_PHASE_COMMIT,       /* waiting for the spool */
+};
 
 struct smtp_state {
 	bool greeted;      /* EHLO or HELO seen since the start or STARTTLS */
 	bool esmtp;        /* ... and it was EHLO */
+	char *helo;        /* its argument */
 	char *user;        /* the account's address once AUTH succeeded, else NULL */
 	struct sasl *sasl;              /* AUTH: waiting for the client's next response */
 	struct auth_pending *pending;   /* AUTH: the credentials are being checked */
 	const char *mech;               /* the mechanism of the AUTH in progress */
+
+	bool greeting_sent;
+	struct event *greeting_timer;
+	unsigned errors;
+	unsigned long long commands;
+
+	/* the transaction (MAIL given) */
+	bool in_mail;
+	struct smtp_mail_args mail;
+	struct smtp_rcpt_args rcpt_args;     /* the RCPT being looked up */
+	struct smtp_rcpt *rcpts;
+	size_t nrcpts;
+	struct smtp_lookup *lookup;          /* MAIL or RCPT checked on the pool */
+
+	/* the message */
+	enum smtp_phase phase;
+	struct spool_msg *msg;
+	uint64_t msg_bytes;                  /* octets of data received (not the header) */
+	bool too_big;
+	bool bdat;                           /* BDAT used in this transaction */
+	bool bdat_last;
+	const char *bdat_error;              /* the reply every further BDAT chunk gets */
+	uint64_t bdat_chunk;                 /* size of the chunk being read */
+	struct spool_commit *commit;
+	char queue_id[17];
 };
 
+/* ---- smtp_session.c ---- */
+/* A reply line (CRLF added). 4xx and 5xx replies count towards
+ * smtp.max_errors; smtp_check_errors() closes the session once there were
+ * too many. */
+void smtp_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void smtp_check_errors(struct session *s);
+const char *smtp_hostname(const struct session *s);
+/* Whether this is a submission listener (submission, smtps): AUTH required. */
+bool smtp_is_submission(const struct session *s);
+
+/* ---- smtp_auth.c ---- */
 /* Whether AUTH is offered in this session: on submission and smtps, under
  * TLS; never on the smtp (port 25) listener. */
 bool smtp_auth_offered(const struct session *s);
@@ -32,5 +106,43 @@ void smtp_auth_response_too_long(struct session *s, struct smtp_state *st);
 /* Forget the exchange, cancel a pending check, forget the login (on close
  * and STARTTLS). */
 void smtp_auth_reset(struct smtp_state *st);
+
+/* ---- smtp_txn.c ---- */
+void smtp_cmd_mail(struct session *s, struct smtp_state *st, const char *arg, size_t len);
+void smtp_cmd_rcpt(struct session *s, struct smtp_state *st, const char *arg, size_t len);
+/* Forget the transaction (RSET, EHLO, HELO, STARTTLS, after the message). */
+void smtp_txn_reset(struct smtp_state *st);
+/* Free everything of the state that smtp_session.c does not (on close). */
+void smtp_txn_free(struct smtp_state *st);
+
+/* ---- smtp_rcpt.c ---- */
+struct smtp_lookup_result {
+	char *reply;                  /* the reply line, without CRLF */
+	struct smtp_target *targets;  /* RCPT accepted: where it goes */
+	size_t ntargets;
+};
+void smtp_lookup_result_clear(struct smtp_lookup_result *r);
+/* Check a MAIL (sender ownership on submission) or RCPT (recipient policy)
+ * on the worker's pool, with the session's input paused; done runs on the
+ * loop with the result, unless smtp_lookup_cancel() was called. Without a
+ * pool the lookup runs at once and done is called before this returns. */
+typedef void smtp_lookup_done(struct session *s, struct smtp_lookup_result *result);
+void smtp_lookup_rcpt(struct session *s, const struct smtp_path *path, smtp_lookup_done *done);
+void smtp_lookup_sender(struct session *s, const struct smtp_path *path, smtp_lookup_done *done);
+void smtp_lookup_cancel(struct smtp_lookup **lookup);
+void smtp_targets_free(struct smtp_target *t, size_t n);
+
+/* ---- smtp_data.c ---- */
+void smtp_cmd_data(struct session *s, struct smtp_state *st, const char *arg);
+void smtp_cmd_bdat(struct session *s, struct smtp_state *st, const char *arg);
+void smtp_on_data(struct session *s, const char *data, size_t len, bool end);
+void smtp_on_raw(struct session *s, const char *data, size_t len, uint64_t left);
+/* The message being received is dropped (temporary file removed). */
+void smtp_data_abort(struct smtp_state *st);
+
+/* ---- smtp_server.c ---- */
+struct event_base *smtp_server_base(void);
+struct pool *smtp_server_pool(void);
+struct spool_committer *smtp_server_committer(const struct session *s);
 
 #endif

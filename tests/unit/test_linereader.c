@@ -23,6 +23,7 @@ struct run {
 	struct evbuffer *in;
 	struct buf out;
 	struct buf raw;
+	struct buf data;
 };
 
 static void drain_items(struct run *r)
@@ -43,7 +44,27 @@ static void drain_items(struct run *r)
 			buf_putc(&r->out, '\n');
 			if (len > 4 && memcmp(data, "RAW ", 4) == 0)
 				linereader_set_raw(&r->lr, strtoull(data + 4, NULL, 10));
+			if (len == 4 && memcmp(data, "DATA", 4) == 0)
+				linereader_set_data(&r->lr);
 			break;
+		case LINEREADER_DATA:
+			/* Items may hold several lines; merged, since how many
+			 * depends on the feeding. */
+			assert_true(len > 0 && len <= 2 * r->lr.max + 2);
+			assert_int_equal(data[len], '\0');
+			buf_append(&r->data, data, len);
+			break;
+		case LINEREADER_DATA_END: {
+			const struct linereader_data_stats *st = linereader_data_stats(&r->lr);
+			assert_int_equal(st->bytes, r->data.len);
+			buf_appendf(&r->out, "D%zu:", r->data.len);
+			buf_append(&r->out, r->data.data, r->data.len);
+			buf_appendf(&r->out, "\nE lf=%llu cr=%llu long=%llu\n",
+				    (unsigned long long)st->bare_lf, (unsigned long long)st->bare_cr,
+				    (unsigned long long)st->long_lines);
+			buf_clear(&r->data);
+			break;
+		}
 		case LINEREADER_TOO_LONG:
 			buf_append_str(&r->out, "T\n");
 			break;
@@ -71,6 +92,7 @@ static char *transcript(const char *input, size_t len, size_t max, size_t chunk,
 	r.in = evbuffer_new();
 	buf_init(&r.out);
 	buf_init(&r.raw);
+	buf_init(&r.data);
 	if (chunk == 0)
 		chunk = len > 0 ? len : 1;
 	for (size_t off = 0; off < len; off += chunk) {
@@ -84,6 +106,7 @@ static char *transcript(const char *input, size_t len, size_t max, size_t chunk,
 	evbuffer_free(r.in);
 	linereader_free(&r.lr);
 	buf_free(&r.raw);
+	buf_free(&r.data);
 	*out_len_r = r.out.len;
 	return buf_steal(&r.out);
 }
@@ -135,6 +158,30 @@ static const struct {
 	{ "raw zero is nothing", S("RAW 0\r\nx\r\n"), 64, S("L5:RAW 0\nL1:x\n") },
 	{ "raw is not limited by the line limit", S("RAW 12\r\n123456789012ok\r\n"), 8,
 	  S("L6:RAW 12\nR12:123456789012\nL2:ok\n") },
+	/* ---- SMTP DATA ---- */
+	{ "data", S("DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n"), 64,
+	  S("L4:DATA\nD20:Subject: x\r\n\r\nbody\r\n\nE lf=0 cr=0 long=0\nL4:QUIT\n") },
+	{ "data empty", S("DATA\r\n.\r\nNOOP\r\n"), 64,
+	  S("L4:DATA\nD0:\nE lf=0 cr=0 long=0\nL4:NOOP\n") },
+	{ "data dot-unstuffing", S("DATA\r\n..\r\n...x\r\n.y\r\na.b\r\n.\r\n"), 64,
+	  S("L4:DATA\nD16:.\r\n..x\r\ny\r\na.b\r\n\nE lf=0 cr=0 long=0\n") },
+	{ "data: only CRLF.CRLF ends it (LF.LF)", S("DATA\r\na\n.\nb\r\n.\r\n"), 64,
+	  S("L4:DATA\nD6:a\n\nb\r\n\nE lf=2 cr=0 long=0\n") },
+	{ "data: LF.CRLF is not the end (smuggling)", S("DATA\r\na\n.\r\nMAIL FROM:<x@y>\r\n.\r\n"), 64,
+	  S("L4:DATA\nD21:a\n\r\nMAIL FROM:<x@y>\r\n\nE lf=1 cr=0 long=0\n") },
+	{ "data: CR.CR is not the end", S("DATA\r\na\r.\rb\r\n.\r\n"), 64,
+	  S("L4:DATA\nD7:a\r.\rb\r\n\nE lf=0 cr=2 long=0\n") },
+	{ "data: .CRLF after a bare-LF DATA command is text", S("DATA\n.\r\n.\r\n"), 64,
+	  S("L4:DATA\nD2:\r\n\nE lf=0 cr=0 long=0\n") },
+	{ "data: a lone CR before CRLF", S("DATA\r\nab\r\r\n.\r\n"), 64,
+	  S("L4:DATA\nD5:ab\r\r\n\nE lf=0 cr=1 long=0\n") },
+	{ "data: nul bytes kept", S("DATA\r\na\0b\r\n.\r\n"), 64,
+	  S("L4:DATA\nD5:a\0b\r\n\nE lf=0 cr=0 long=0\n") },
+	{ "data: lines over max come in pieces", S("DATA\r\n.12345678901234567890\r\n.\r\n"), 8,
+	  S("L4:DATA\nD22:12345678901234567890\r\n\nE lf=0 cr=0 long=0\n") },
+	{ "data: a CR at a piece's end", S("DATA\r\n1234567\r\r\n.\r\n"), 8,
+	  S("L4:DATA\nD10:1234567\r\r\n\nE lf=0 cr=1 long=0\n") },
+	{ "data unterminated waits", S("DATA\r\nabc\r\n.\r"), 64, S("L4:DATA\n") },
 };
 
 static void test_table(void **state)
@@ -283,10 +330,42 @@ static void test_reset_forgets_partial_state(void **state)
 	linereader_free(&lr);
 }
 
+/* Lines over 998 octets are counted (and kept whole); one of 1 MB too. */
+static void test_data_long_lines(void **state)
+{
+	struct buf in = BUF_INIT;
+	buf_append_str(&in, "DATA\r\n");
+	char *l998 = big_line(998, "\r\n"), *l999 = big_line(999, "\r\n");
+	char *l1m = big_line(1024 * 1024, "\r\n");
+	buf_append_str(&in, l998);
+	buf_append_str(&in, l999);
+	buf_append_str(&in, l1m);
+	buf_append_str(&in, ".\r\n");
+	static const size_t chunks[] = { 0, 1, 4093 };
+	for (size_t i = 0; i < 3; i++) {
+		size_t n, left;
+		char *t = transcript(in.data, in.len, 4096, chunks[i], &left, &n);
+		assert_int_equal(left, 0);
+		size_t body = 1000 + 1001 + 1024 * 1024 + 2;
+		char head[64];
+		snprintf(head, sizeof head, "L4:DATA\nD%zu:", body);
+		assert_memory_equal(t, head, strlen(head));
+		assert_memory_equal(t + strlen(head), l998, 1000);
+		const char *tail = "\nE lf=0 cr=0 long=2\n";
+		assert_string_equal(t + n - strlen(tail), tail);
+		free(t);
+	}
+	free(l998);
+	free(l999);
+	free(l1m);
+	buf_free(&in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_data_long_lines),
 		cmocka_unit_test(test_leftover_stays_in_buffer),
 		cmocka_unit_test(test_megabyte_line_over_limit),
 		cmocka_unit_test(test_megabyte_line_within_limit),
