@@ -8,11 +8,12 @@
 #include "cli/cli.h"
 #include "cli/cli_account.h"
 #include "core/config.h"
+#include "store/store.h"
 
 static const char usage[] =
 	"usage: surel user add [--password-stdin | --generate | --hash HASH] [--quota SIZE]\n"
 	"                      [--disabled] ADDRESS\n"
-	"       surel user del ADDRESS\n"
+	"       surel user del ADDRESS             (the account and its mail)\n"
 	"       surel user list [DOMAIN]\n"
 	"       surel user passwd [--password-stdin | --generate | --hash HASH] ADDRESS\n"
 	"       surel user enable ADDRESS\n"
@@ -167,9 +168,57 @@ static int user_passwd(int argc, char **argv)
 	return status;
 }
 
-/* ---- del, enable, disable, quota ---- */
+/* ---- del ---- */
 
-enum account_change { CHANGE_DEL, CHANGE_ENABLE, CHANGE_DISABLE, CHANGE_QUOTA };
+/* The mail of the account with this id, once the account is gone. When
+ * that fails the account stays deleted: say what is left and how to clean
+ * it up (docs/storage.md), exit 1. */
+static int delete_mail(const char *address, long long id)
+{
+	struct config *cfg = cli_load_config(cli_config_path);
+	if (cfg == NULL) {
+		fprintf(stderr, "surel: account '%s' deleted, but not its mail (users/%lld in the "
+			"data directory)\n", address, id);
+		return 1;
+	}
+	struct store *s = NULL;
+	char *error = NULL;
+	int status = 0;
+	if (store_open_config(cfg, &s, &error) < 0 || store_user_delete(s, id, &error) < 0) {
+		fprintf(stderr, "surel: account '%s' deleted, but not its mail: %s\n"
+			"surel: remove %s/users/%lld, then run 'surel store check --repair'\n",
+			address, error, cfg->server_data_dir, id);
+		free(error);
+		status = 1;
+	}
+	store_close(&s);
+	config_free(&cfg);
+	return status;
+}
+
+/* The account first (no new mail is delivered to it from then on), then
+ * its mail. */
+static int delete_account(const char *address)
+{
+	int status = 0;
+	struct directory *dir = cli_open_directory(&status);
+	if (dir == NULL)
+		return status;
+	struct account_info info = { 0 };
+	char *error = NULL;
+	if (directory_find_account(dir, address, &info, &error) < 0 ||
+	    directory_account_del(dir, address, &error) < 0)
+		status = cli_fail(&error);
+	directory_close(&dir);
+	if (status == 0 && info.id > 0)
+		status = delete_mail(info.address, info.id);
+	account_info_clear(&info);
+	return status;
+}
+
+/* ---- enable, disable, quota ---- */
+
+enum account_change { CHANGE_ENABLE, CHANGE_DISABLE, CHANGE_QUOTA };
 
 static int change_account(enum account_change what, const char *address, long long quota)
 {
@@ -180,9 +229,6 @@ static int change_account(enum account_change what, const char *address, long lo
 	char *error = NULL;
 	int rc = 0;
 	switch (what) {
-	case CHANGE_DEL:
-		rc = directory_account_del(dir, address, &error);
-		break;
 	case CHANGE_ENABLE:
 	case CHANGE_DISABLE:
 		rc = directory_account_set_enabled(dir, address, what == CHANGE_ENABLE, &error);
@@ -200,7 +246,7 @@ static int change_account(enum account_change what, const char *address, long lo
 static int user_del(int argc, char **argv)
 {
 	int status = cli_plain_args(argc, argv, 1, 1, usage);
-	return status != 0 ? status : change_account(CHANGE_DEL, argv[optind], 0);
+	return status != 0 ? status : delete_account(argv[optind]);
 }
 
 static int user_enable(int argc, char **argv)

@@ -30,8 +30,10 @@ enum pop3_conn_state {
 /* One message of the snapshot taken at login. */
 struct pop3_message {
 	uint32_t uid;
-	uint64_t size;          /* octets as stored: CRLF lines, before byte-stuffing */
+	uint64_t size;          /* octets as stored (prefix + blob): CRLF lines, before byte-stuffing */
 	char blob_id[65];
+	char *prefix;           /* the store's per-message prefix, sent before the blob */
+	size_t prefix_len;
 	bool deleted;           /* DELE (or RETR with pop3.delete_after_retr) */
 	bool retrieved;         /* RETR sent it whole: \Seen at UPDATE */
 };

@@ -97,6 +97,8 @@ void pop3_maildrop_free(struct pop3_maildrop **mdp)
 	store_close(&md->store);
 	if (md->lock_fd >= 0)
 		close(md->lock_fd);   /* releases the lock */
+	for (size_t i = 0; i < md->count; i++)
+		free(md->msgs[i].prefix);
 	free(md->msgs);
 	free(md);
 	*mdp = NULL;
@@ -151,6 +153,11 @@ static int add_message(void *ctx, const struct store_message *m)
 	struct pop3_message *pm = &md->msgs[md->count++];
 	*pm = (struct pop3_message){ .uid = m->uid, .size = m->size };
 	snprintf(pm->blob_id, sizeof pm->blob_id, "%s", m->blob_id);
+	if (m->prefix_len > 0) {
+		pm->prefix = xmalloc(m->prefix_len);
+		memcpy(pm->prefix, m->prefix, m->prefix_len);
+		pm->prefix_len = m->prefix_len;
+	}
 	md->total_bytes += m->size;
 	return 0;
 }

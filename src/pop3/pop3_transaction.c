@@ -157,6 +157,10 @@ static void retr_work(struct pop3_job *job)
 			buf_append_str(&j->out, "+OK Top of message follows\r\n");
 		else
 			buf_appendf(&j->out, "+OK %" PRIu64 " octets\r\n", j->msg->size);
+		/* The message is the store's prefix (Return-Path, Delivered-To)
+		 * followed by the blob; the stuffer keeps its state across both. */
+		if (j->msg->prefix_len > 0)
+			pop3_stuff(&j->stuffer, j->msg->prefix, j->msg->prefix_len, &j->out);
 	}
 	size_t n = j->len - j->pos < RETR_CHUNK ? j->len - j->pos : RETR_CHUNK;
 	pop3_stuff(&j->stuffer, j->data + j->pos, n, &j->out);

@@ -506,16 +506,104 @@ int spool_remove(const char *dir, const char *id, char **error_r)
 	char *env = path_of(dir, id, ".env");
 	char *msg = path_of(dir, id, ".msg");
 	int rc = 0;
+	char *progress = path_of(dir, id, SPOOL_PROGRESS_SUFFIX);
 	if (unlink(env) < 0) {
 		*error_r = errno == ENOENT ? xasprintf("no such message '%s'", id)
 					   : xasprintf("cannot remove %s: %s", env, strerror(errno));
 		rc = -1;
 	} else {
 		unlink(msg);
+		unlink(progress);
 		(void)spool_sync_dir(dir);
 	}
 	free(env);
 	free(msg);
+	free(progress);
+	return rc;
+}
+
+/* Write text to path durably: a temporary file, fdatasync, rename. The
+ * caller syncs the directory. */
+static int write_file_durably(const char *path, const struct buf *text, char **error_r)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = -1;
+	if (fd < 0) {
+		*error_r = xasprintf("%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	size_t done = 0;
+	while (done < text->len) {
+		ssize_t n = write(fd, text->data + done, text->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*error_r = xasprintf("%s: write: %s", tmp, strerror(errno));
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	if (fdatasync(fd) < 0) {
+		*error_r = xasprintf("%s: fdatasync: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		*error_r = xasprintf("%s: rename: %s", tmp, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int spool_replace_envelope(const char *dir, const char *id, const struct buf *envelope,
+			   char **error_r)
+{
+	char *env = path_of(dir, id, ".env");
+	int rc = write_file_durably(env, envelope, error_r);
+	free(env);
+	if (rc == 0 && (errno = spool_sync_dir(dir)) != 0) {
+		*error_r = xasprintf("%s: fsync: %s", dir, strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+int spool_hold(const char *dir, const char *id, const struct buf *envelope, char **error_r)
+{
+	char *hold = xasprintf("%s/%s", dir, SPOOL_HOLD_DIR);
+	char *msg = path_of(dir, id, ".msg");
+	char *held_msg = path_of(hold, id, ".msg");
+	char *held_env = path_of(hold, id, ".env");
+	int rc = -1;
+	if (mkdir(hold, 0700) < 0 && errno != EEXIST) {
+		*error_r = xasprintf("%s: %s", hold, strerror(errno));
+		goto out;
+	}
+	/* The message first (a link: the spool keeps its own until the entry
+	 * goes), then the envelope: held/ID.env exists only with its message. */
+	if (link(msg, held_msg) < 0 && errno != EEXIST) {
+		*error_r = xasprintf("%s: link: %s", held_msg, strerror(errno));
+		goto out;
+	}
+	if (write_file_durably(held_env, envelope, error_r) < 0)
+		goto out;
+	if ((errno = spool_sync_dir(hold)) != 0) {
+		*error_r = xasprintf("%s: fsync: %s", hold, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(hold);
+	free(msg);
+	free(held_msg);
+	free(held_env);
 	return rc;
 }
 
@@ -532,7 +620,8 @@ int spool_clean_leftovers(const char *dir, time_t min_age)
 		size_t n = strlen(name);
 		bool tmp = n > 4 && strcmp(name + n - 4, ".tmp") == 0;
 		bool orphan = false;
-		if (!tmp && n == SPOOL_ID_LEN + 4 && strcmp(name + SPOOL_ID_LEN, ".msg") == 0) {
+		if (!tmp && n == SPOOL_ID_LEN + 4 && (strcmp(name + SPOOL_ID_LEN, ".msg") == 0 ||
+						      strcmp(name + SPOOL_ID_LEN, ".dlv") == 0)) {
 			char *env = xasprintf("%s/%.*s.env", dir, SPOOL_ID_LEN, name);
 			orphan = access(env, F_OK) < 0 && errno == ENOENT;
 			free(env);

@@ -14,6 +14,8 @@
  * the directory is fsync()ed, all before the 250 is sent. An entry exists
  * when its ID.env exists; an ID.msg without one is the leftover of a crash
  * before the 250 and is removed (spool_clean_leftovers()), as are .tmp files.
+ * The queue runner delivers local recipients and removes the entry, or
+ * leaves it with only its remote recipients (ID.dlv: see below).
  *
  * Group commit: a spool_committer (one per worker) batches the commits of
  * every message that finished while the previous batch was being synced,
@@ -162,8 +164,28 @@ int spool_open_message(const char *dir, const char *id, char **error_r);
 /* Remove a message: the envelope first (so that it is gone at once), then
  * the message. Returns 0, or -1 with *error_r. */
 int spool_remove(const char *dir, const char *id, char **error_r);
-/* Remove .tmp files and messages without an envelope older than
- * min_age seconds (leftovers of a crash). Returns how many. */
+/* Remove .tmp files, and messages and progress files without an envelope,
+ * older than min_age seconds (leftovers of a crash). Returns how many. */
 int spool_clean_leftovers(const char *dir, time_t min_age);
+
+/* ---- delivery (the queue runner, src/queue/deliver.c) ----
+ * ID.dlv: the local accounts a message was delivered to so far, one
+ * address a line, each line fdatasync()ed after the store committed it,
+ * so that a delivery resumed after a crash skips them. Removed with the
+ * entry. */
+#define SPOOL_PROGRESS_SUFFIX ".dlv"
+/* Messages delivery will not deliver (a Delivered-To loop, a recipient
+ * gone since acceptance) wait in DATA_DIR/spool/hold/ as ID.msg + ID.env
+ * (the envelope listing only those recipients) for the bounce logic of
+ * outbound mail; `surel queue` does not list them. */
+#define SPOOL_HOLD_DIR "hold"
+
+/* Replace ID.env durably (temporary file, fdatasync, rename, directory
+ * fsync): delivery leaves only the recipients still to do. */
+int spool_replace_envelope(const char *dir, const char *id, const struct buf *envelope,
+			   char **error_r);
+/* Put a copy of the entry into dir/hold/ with this envelope (made durable
+ * there); the spool entry itself is left alone. Doing it again is fine. */
+int spool_hold(const char *dir, const char *id, const struct buf *envelope, char **error_r);
 
 #endif

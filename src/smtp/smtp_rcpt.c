@@ -15,7 +15,9 @@
  *   - else "550 5.1.1 ... User unknown".
  *   RCPT TO:<Postmaster> (no domain, RFC 5321 4.1.1.3) is
  *   postmaster@server.hostname.
- *   Over quota ("452 4.2.2") needs the store's usage: see quota_allows().
+ *   Over quota: "452 4.2.2" (quota_allows()).
+ * The resolution itself is src/account/resolve.c, shared with local
+ * delivery (src/queue/deliver.c).
  *
  * MAIL on submission and smtps: the sender must be the authenticated
  * account, a plus-address of it, or an alias whose expansion reaches it;
@@ -30,12 +32,13 @@
 
 #include "account/addr.h"
 #include "account/directory.h"
+#include "account/resolve.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/pool.h"
 #include "core/xmalloc.h"
 #include "smtp/smtp_int.h"
-
-#define SMTP_ALIAS_DEPTH 8
+#include "store/store.h"
 
 enum lookup_kind { LOOKUP_RCPT, LOOKUP_SENDER };
 
@@ -125,174 +128,56 @@ static void thread_directory_reset(void)
 	xfree(&td->data_dir);
 }
 
-/* ---- resolving a recipient ---- */
+/* ---- quota (the store's usage) ---- */
 
-enum res_status { RES_OK, RES_UNKNOWN, RES_LOOP, RES_DISABLED, RES_QUOTA, RES_TEMP };
+/* A store handle per pool thread, for the quota hook. */
+static pthread_key_t thread_store_key;
+static pthread_once_t thread_store_once = PTHREAD_ONCE_INIT;
 
-struct resolver {
-	struct directory *dir;
-	const char *delimiter;
-	struct smtp_target *targets;
-	size_t ntargets;
-	struct string_list seen;
-	char *error;
-};
-
-static void add_target(struct resolver *r, const char *address, bool local)
+static void thread_store_free(void *p)
 {
-	for (size_t i = 0; i < r->ntargets; i++)
-		if (strcmp(r->targets[i].address, address) == 0)
-			return;
-	r->targets = xrealloc(r->targets, (r->ntargets + 1) * sizeof *r->targets);
-	r->targets[r->ntargets].address = xstrdup(address);
-	r->targets[r->ntargets].local = local;
-	r->ntargets++;
+	struct store *s = p;
+	store_close(&s);
 }
 
-static bool seen_before(struct resolver *r, const char *norm)
+static void thread_store_key_init(void)
 {
-	for (size_t i = 0; i < r->seen.count; i++)
-		if (strcmp(r->seen.items[i], norm) == 0)
+	if (pthread_key_create(&thread_store_key, thread_store_free) != 0)
+		abort();
+}
+
+/* Whether the account can take more mail: "452 4.2.2 Mailbox full" when its
+ * usage is at or over its quota. The size of the message is not known at
+ * RCPT (SIZE= is only a hint); the store refuses an append past the quota
+ * at delivery, and the message then waits in the spool. A store error lets
+ * the recipient through (delivery checks again). */
+static bool quota_allows(void *ctx, const struct account_info *a)
+{
+	const char *data_dir = ctx;
+	if (a->quota_bytes <= 0)
+		return true;
+	pthread_once(&thread_store_once, thread_store_key_init);
+	struct store *s = pthread_getspecific(thread_store_key);
+	char *err = NULL;
+	if (s == NULL) {
+		if (store_open(data_dir, &s, &err) < 0) {
+			log_warn("smtp", "event=quota_check account=%s error=\"%s\"", a->address, err);
+			free(err);
 			return true;
-	r->seen.items = xrealloc(r->seen.items, (r->seen.count + 1) * sizeof *r->seen.items);
-	r->seen.items[r->seen.count++] = xstrdup(norm);
-	return false;
-}
-
-/* Hook for the store: whether the account can take a message of `size`
- * octets. TODO(store): 452 4.2.2 when its usage plus size exceeds
- * quota_bytes; the usage lives in the mail store, landing in parallel. */
-static bool quota_allows(const struct account_info *a, long long size)
-{
-	(void)a;
-	(void)size;
-	return true;
-}
-
-/* The account `norm`: 1 handled (*st set), 0 no such account. */
-static int try_account(struct resolver *r, const char *norm, enum res_status *st)
-{
-	struct account_info acc = { 0 };
-	int found = directory_find_account(r->dir, norm, &acc, &r->error);
-	if (found < 0) {
-		*st = RES_TEMP;
-		return 1;
-	}
-	if (found == 0)
-		return 0;
-	if (!acc.enabled)
-		*st = RES_DISABLED;
-	else if (!quota_allows(&acc, 0))
-		*st = RES_QUOTA;
-	else {
-		add_target(r, acc.address, true);
-		*st = RES_OK;
-	}
-	account_info_clear(&acc);
-	return 1;
-}
-
-static enum res_status resolve_local(struct resolver *r, const char *norm, int depth);
-
-/* Worst first: a temporary failure wins, so that the client tries again. */
-static enum res_status worse(enum res_status a, enum res_status b)
-{
-	return a > b ? a : b;
-}
-
-static enum res_status expand(struct resolver *r, const struct alias_list *list, int depth)
-{
-	bool any = false;
-	enum res_status err = RES_UNKNOWN;
-	for (size_t i = 0; i < list->count; i++) {
-		const char *t = list->items[i].target;
-		int ours = directory_domain_exists(r->dir, addr_domain_of(t), &r->error);
-		enum res_status st;
-		if (ours < 0) {
-			st = RES_TEMP;
-		} else if (ours == 0) {
-			add_target(r, t, false);
-			st = RES_OK;
-		} else {
-			st = resolve_local(r, t, depth + 1);
 		}
-		if (st == RES_OK)
-			any = true;
-		else
-			err = worse(err, st);
+		pthread_setspecific(thread_store_key, s);
 	}
-	return any && err != RES_TEMP ? RES_OK : err;
-}
-
-/* The aliases of norm; *exact when they are for norm itself, not its
- * domain's catch-all. -1 error, 0 none, 1 found. */
-static int aliases_of(struct resolver *r, const char *norm, struct alias_list *list, bool *exact)
-{
-	int rc = directory_alias_lookup(r->dir, norm, list, &r->error);
-	*exact = rc > 0 && list->count > 0 && strcmp(list->items[0].source, norm) == 0;
-	return rc;
-}
-
-/* user+tag@domain -> user@domain, or NULL when norm has no tag. */
-static char *strip_tag(const char *norm, const char *delimiter)
-{
-	if (delimiter == NULL || *delimiter == '\0')
-		return NULL;
-	const char *at = strrchr(norm, '@');
-	if (at == NULL)
-		return NULL;
-	const char *d = strstr(norm, delimiter);
-	if (d == NULL || d == norm || d >= at)
-		return NULL;
-	return xasprintf("%.*s%s", (int)(d - norm), norm, at);
-}
-
-static enum res_status resolve_local(struct resolver *r, const char *norm, int depth)
-{
-	if (depth > SMTP_ALIAS_DEPTH || seen_before(r, norm))
-		return RES_LOOP;
-	enum res_status st;
-	if (try_account(r, norm, &st))
-		return st;
-	struct alias_list list = { 0 };
-	bool exact = false;
-	int rc = aliases_of(r, norm, &list, &exact);
-	if (rc < 0)
-		return RES_TEMP;
-	if (exact) {
-		st = expand(r, &list, depth);
-		alias_list_free(&list);
-		return st;
+	struct store_user *u = NULL;
+	struct store_quota q = { 0 };
+	bool ok = true;
+	if (store_user_open(s, a->id, &u, &err) < 0 || store_quota_usage(u, &q, &err) < 0) {
+		log_warn("smtp", "event=quota_check account=%s error=\"%s\"", a->address, err);
+		free(err);
+	} else {
+		ok = q.bytes < (uint64_t)a->quota_bytes;
 	}
-	char *base = strip_tag(norm, r->delimiter);
-	if (base != NULL) {
-		if (try_account(r, base, &st)) {
-			free(base);
-			alias_list_free(&list);
-			return st;
-		}
-		struct alias_list blist = { 0 };
-		bool bexact = false;
-		int brc = aliases_of(r, base, &blist, &bexact);
-		free(base);
-		if (brc < 0 || bexact) {
-			st = brc < 0 ? RES_TEMP : expand(r, &blist, depth);
-			alias_list_free(&blist);
-			alias_list_free(&list);
-			return st;
-		}
-		alias_list_free(&blist);
-	}
-	st = rc > 0 ? expand(r, &list, depth) : RES_UNKNOWN;   /* the catch-all */
-	alias_list_free(&list);
-	return st;
-}
-
-static void resolver_free(struct resolver *r)
-{
-	smtp_targets_free(r->targets, r->ntargets);
-	string_list_free(&r->seen);
-	free(r->error);
+	store_user_close(&u);
+	return ok;
 }
 
 static void rcpt_work(struct smtp_lookup *l, struct directory *dir)
@@ -324,36 +209,41 @@ static void rcpt_work(struct smtp_lookup *l, struct directory *dir)
 		}
 	} else {
 		char *norm = NULL;
-		struct resolver r = { .dir = dir, .delimiter = l->delimiter };
-		enum res_status st = RES_UNKNOWN;
+		struct resolver r;
+		resolver_init(&r, dir, l->delimiter);
+		r.quota_allows = quota_allows;
+		r.quota_ctx = l->data_dir;
+		enum resolve_status st = RESOLVE_UNKNOWN;
 		/* No account of ours has a quoted local part. */
 		if (!l->quoted && addr_normalize(address, strlen(address), &norm, &err) == 0)
-			st = resolve_local(&r, norm, 0);
+			st = resolve_address(&r, norm);
 		free(norm);
 		switch (st) {
-		case RES_OK:
+		case RESOLVE_OK:
 			res->reply = xstrdup("250 2.1.5 Ok");
-			res->targets = r.targets;
+			res->targets = xcalloc(r.ntargets, sizeof *res->targets);
 			res->ntargets = r.ntargets;
-			r.targets = NULL;
-			r.ntargets = 0;
+			for (size_t i = 0; i < r.ntargets; i++) {
+				res->targets[i].address = xstrdup(r.targets[i].address);
+				res->targets[i].local = r.targets[i].local;
+			}
 			break;
-		case RES_UNKNOWN:
+		case RESOLVE_UNKNOWN:
 			res->reply = xasprintf("550 5.1.1 <%s>: Recipient address rejected: User unknown",
 					       l->address);
 			break;
-		case RES_DISABLED:
+		case RESOLVE_DISABLED:
 			res->reply = xasprintf("550 5.2.1 <%s>: Recipient address rejected: Mailbox disabled",
 					       l->address);
 			break;
-		case RES_LOOP:
+		case RESOLVE_LOOP:
 			res->reply = xasprintf("550 5.4.6 <%s>: Recipient address rejected: Alias loop",
 					       l->address);
 			break;
-		case RES_QUOTA:
+		case RESOLVE_QUOTA:
 			res->reply = xasprintf("452 4.2.2 <%s>: Mailbox full", l->address);
 			break;
-		case RES_TEMP:
+		case RESOLVE_TEMP:
 			thread_directory_reset();
 			res->reply = xasprintf("451 4.3.0 <%s>: Temporary lookup failure", l->address);
 			break;
@@ -370,37 +260,18 @@ static void sender_work(struct smtp_lookup *l, struct directory *dir)
 {
 	struct smtp_lookup_result *res = &l->result;
 	char *norm = NULL, *err = NULL;
-	bool owned = false, temp = false;
+	int owned = 0;
 	if (!l->null && !l->quoted && !l->literal &&
-	    addr_normalize(l->address, strlen(l->address), &norm, &err) == 0) {
-		char *base = strip_tag(norm, l->delimiter);
-		owned = strcmp(norm, l->user) == 0 || (base != NULL && strcmp(base, l->user) == 0);
-		free(base);
-		if (!owned) {
-			struct resolver r = { .dir = dir, .delimiter = l->delimiter };
-			struct alias_list list = { 0 };
-			bool exact = false;
-			int rc = aliases_of(&r, norm, &list, &exact);
-			temp = rc < 0;
-			if (exact) {
-				(void)seen_before(&r, norm);
-				temp = expand(&r, &list, 0) == RES_TEMP;
-				for (size_t i = 0; i < r.ntargets; i++)
-					if (r.targets[i].local && strcmp(r.targets[i].address, l->user) == 0)
-						owned = true;
-			}
-			alias_list_free(&list);
-			resolver_free(&r);
-		}
-	}
-	if (owned)
+	    addr_normalize(l->address, strlen(l->address), &norm, &err) == 0)
+		owned = resolve_sender_owned(dir, l->delimiter, norm, l->user, &err);
+	if (owned > 0)
 		res->reply = xstrdup("250 2.1.0 Ok");
-	else if (temp)
+	else if (owned < 0)
 		res->reply = xstrdup("451 4.3.0 Temporary lookup failure");
 	else
 		res->reply = xasprintf("553 5.7.1 <%s>: Sender address not owned by user %s",
 				       l->address, l->user);
-	if (temp)
+	if (owned < 0)
 		thread_directory_reset();
 	free(norm);
 	free(err);

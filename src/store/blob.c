@@ -1,6 +1,6 @@
 /* The blob store: message bodies named by the SHA-256 of their bytes, in
  * DATA_DIR/blobs/ab/cd/<id>, reference-counted in DATA_DIR/blobs.db. See
- * docs/store.md for the protocol that keeps files, counts and indexes
+ * docs/storage.md for the protocol that keeps files, counts and indexes
  * consistent across crashes. */
 #include <errno.h>
 #include <fcntl.h>
@@ -131,82 +131,109 @@ static struct store_blob *blob_new(struct store *s, const char *id, uint64_t siz
 	return b;
 }
 
-/* blobs/ab and blobs/ab/cd, made when missing (each fsynced into its parent). */
-static int make_blob_dirs(struct store *s, const char *id, char **error_r)
+/* mkdir path when missing, owned. With sync, a new directory is fsynced
+ * into its parent at once; without, the caller syncs later (the batch). */
+static int blob_mkdir(struct store *s, const char *path, bool sync, char **error_r)
+{
+	if (sync)
+		return store_mkdir(s, path, error_r);
+	if (mkdir(path, 0750) < 0) {
+		if (errno == EEXIST)
+			return 0;
+		*error_r = xasprintf("%s: cannot create directory: %s", path, strerror(errno));
+		return -1;
+	}
+	return store_own(s, path, error_r);
+}
+
+/* blobs/ab and blobs/ab/cd, made when missing. */
+static int make_blob_dirs(struct store *s, const char *id, bool sync, char **error_r)
 {
 	char *d1 = xasprintf("%s/" STORE_BLOBS_DIR "/%.2s", s->data_dir, id);
 	char *d2 = xasprintf("%s/%.2s", d1, id + 2);
-	int rc = store_mkdir(s, d1, error_r) < 0 || store_mkdir(s, d2, error_r) < 0 ? -1 : 0;
+	int rc = blob_mkdir(s, d1, sync, error_r) < 0 || blob_mkdir(s, d2, sync, error_r) < 0
+		 ? -1 : 0;
 	free(d1);
 	free(d2);
 	return rc;
 }
 
-/* Move the fsynced temporary file into place, in the blobs.db transaction
- * that records it (so that store_gc, which removes file and row in one
- * transaction too, never races with it). */
-static int blob_install(struct store_blob_writer *w, const char *id, char **error_r)
+/* Inside the blobs.db transaction that records it (so that store_gc, which
+ * removes file and row in one transaction too, never races with it): the
+ * row, then the written temporary file moved into place. With sync, the
+ * directory is fsynced; without, the caller syncs the file system before
+ * it commits. */
+static int blob_place(struct store_blob_writer *w, const char *id, bool sync, char **error_r)
 {
 	struct store *s = w->store;
-	char *path = blob_path(s, id);
-	char *dir = xstrdup(path);
-	*strrchr(dir, '/') = '\0';
-	int rc = -1;
-	if (make_blob_dirs(s, id, error_r) < 0 || db_begin(s->blobs, error_r) < 0)
-		goto out;
 	if (db_run(s->blobs,
 		   "INSERT INTO blobs (id, size, refcount, zero_since) VALUES (?1, ?2, 0, ?3) "
 		   "ON CONFLICT (id) DO UPDATE SET "
 		   "  zero_since = CASE WHEN refcount = 0 THEN ?3 ELSE NULL END",
 		   DB_ARGS(db_text(id), db_int((long long)w->size), db_int((long long)time(NULL))),
 		   NULL, error_r) < 0)
-		goto rollback;
+		return -1;
+	char *path = blob_path(s, id);
 	struct stat st;
+	int rc = 0;
 	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == w->size) {
 		(void)unlink(w->tmp_path);   /* the same bytes are there already */
-	} else {
-		if (rename(w->tmp_path, path) < 0) {
-			*error_r = xasprintf("%s: rename: %s", path, strerror(errno));
-			goto rollback;
-		}
-		if (store_fsync_dir(dir, error_r) < 0)
-			goto rollback;
+	} else if (rename(w->tmp_path, path) < 0) {
+		*error_r = xasprintf("%s: rename: %s", path, strerror(errno));
+		rc = -1;
+	} else if (sync) {
+		*strrchr(path, '/') = '\0';
+		rc = store_fsync_dir(path, error_r);
+	}
+	free(path);
+	return rc;
+}
+
+static int blob_install(struct store_blob_writer *w, const char *id, char **error_r)
+{
+	struct store *s = w->store;
+	if (make_blob_dirs(s, id, true, error_r) < 0 || db_begin(s->blobs, error_r) < 0)
+		return -1;
+	if (blob_place(w, id, true, error_r) < 0) {
+		db_rollback(s->blobs);
+		return -1;
 	}
 	store_fault_point("blob-after-rename");
-	rc = db_commit(s->blobs, error_r);
-	goto out;
-rollback:
-	db_rollback(s->blobs);
-out:
-	free(path);
-	free(dir);
-	return rc;
+	return db_commit(s->blobs, error_r);
+}
+
+/* The writer's SHA-256 as 64 hex digits; the file closed. */
+static int blob_finish(struct store_blob_writer *w, char id[BLOB_ID_LEN + 1], char **error_r)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	int fd = w->fd;
+	w->fd = -1;
+	if (close(fd) < 0) {
+		*error_r = xasprintf("%s: close: %s", w->tmp_path, strerror(errno));
+		return -1;
+	}
+	if (EVP_DigestFinal_ex(w->md, digest, &dlen) != 1 || dlen != 32) {
+		*error_r = xstrdup("SHA-256 failed");
+		return -1;
+	}
+	for (unsigned i = 0; i < dlen; i++)
+		snprintf(id + 2 * i, 3, "%02x", digest[i]);
+	return 0;
 }
 
 int store_blob_commit(struct store_blob_writer **wp, struct store_blob **blob_r, char **error_r)
 {
 	struct store_blob_writer *w = *wp;
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
+	char id[BLOB_ID_LEN + 1];
 	int rc = -1;
 	*blob_r = NULL;
 	if (fsync(w->fd) < 0) {
 		*error_r = xasprintf("%s: fsync: %s", w->tmp_path, strerror(errno));
 		goto out;
 	}
-	if (close(w->fd) < 0) {
-		w->fd = -1;
-		*error_r = xasprintf("%s: close: %s", w->tmp_path, strerror(errno));
+	if (blob_finish(w, id, error_r) < 0)
 		goto out;
-	}
-	w->fd = -1;
-	if (EVP_DigestFinal_ex(w->md, digest, &dlen) != 1 || dlen != 32) {
-		*error_r = xstrdup("SHA-256 failed");
-		goto out;
-	}
-	char id[BLOB_ID_LEN + 1];
-	for (unsigned i = 0; i < dlen; i++)
-		snprintf(id + 2 * i, 3, "%02x", digest[i]);
 	store_fault_point("blob-before-rename");
 	if (blob_install(w, id, error_r) < 0)
 		goto out;
@@ -214,6 +241,78 @@ int store_blob_commit(struct store_blob_writer **wp, struct store_blob **blob_r,
 	rc = 0;
 out:
 	store_blob_abort(wp);   /* the temporary file is gone or renamed */
+	return rc;
+}
+
+/* syncfs(2) of the file system that holds fd: every file written and
+ * renamed there is on disk when it returns 0 (Linux reports write-back
+ * errors through it since 5.8). */
+static int sync_fs(int fd, const char *what, char **error_r)
+{
+	if (syncfs(fd) < 0) {
+		*error_r = xasprintf("%s: syncfs: %s", what, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int store_blob_commit_many(struct store_blob_writer **ws, size_t n, struct store_blob **blobs_r,
+			   char **error_r)
+{
+	if (n == 1)
+		return store_blob_commit(&ws[0], &blobs_r[0], error_r);
+	int rc = -1;
+	char (*ids)[BLOB_ID_LEN + 1] = xcalloc(n ? n : 1, sizeof *ids);
+	struct store *s = n > 0 ? ws[0]->store : NULL;
+	for (size_t i = 0; i < n; i++)
+		blobs_r[i] = NULL;
+	if (n == 0) {
+		rc = 0;
+		goto out;
+	}
+	/* 1. The bytes of every file on disk: one sync for all. */
+	if (sync_fs(ws[0]->fd, ws[0]->tmp_path, error_r) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (blob_finish(ws[i], ids[i], error_r) < 0)
+			goto out;
+	store_fault_point("blob-before-rename");
+	/* 2. Their directories, their rows and their names in one blobs.db
+	 * transaction; one sync for all the directories before it commits. */
+	for (size_t i = 0; i < n; i++)
+		if (make_blob_dirs(s, ids[i], false, error_r) < 0)
+			goto out;
+	if (db_begin(s->blobs, error_r) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (blob_place(ws[i], ids[i], false, error_r) < 0) {
+			db_rollback(s->blobs);
+			goto out;
+		}
+	}
+	char *dir = xasprintf("%s/" STORE_BLOBS_DIR, s->data_dir);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		*error_r = xasprintf("%s: %s", dir, strerror(errno));
+	} else {
+		rc = sync_fs(fd, dir, error_r);
+		close(fd);
+	}
+	free(dir);
+	if (rc < 0) {
+		db_rollback(s->blobs);
+		goto out;
+	}
+	store_fault_point("blob-after-rename");
+	rc = db_commit(s->blobs, error_r);
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		blobs_r[i] = blob_new(s, ids[i], ws[i]->size);
+out:
+	for (size_t i = 0; i < n; i++)
+		store_blob_abort(&ws[i]);   /* temporary files are gone or renamed */
+	free(ids);
 	return rc;
 }
 

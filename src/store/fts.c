@@ -67,8 +67,13 @@ int store_search_text(struct store_mailbox *mb, enum store_search_field field, c
 	struct buf match = BUF_INIT;
 	build_match(field, query, &match);
 	sqlite3_stmt *q;
+	/* CROSS JOIN keeps the FTS match as the outer loop (SQLite does not
+	 * reorder it): the matching bodies, then their messages through
+	 * messages_content. Left to itself the planner walks the mailbox and
+	 * runs the match once per message: 10 s instead of 10 ms for 100,000
+	 * messages (bench/store). */
 	int r = db_prepare(u->db,
-			   "SELECT m.uid FROM fts JOIN messages m ON m.content_id = fts.rowid "
+			   "SELECT m.uid FROM fts CROSS JOIN messages m ON m.content_id = fts.rowid "
 			   "WHERE fts MATCH ?2 AND m.mailbox_id = ?1 ORDER BY m.uid",
 			   DB_ARGS(db_int(mb->id), db_text(buf_cstr(&match))), &q, error_r);
 	if (r < 0) {

@@ -238,7 +238,7 @@ static int import_folder(struct store_user *u, const char *dir, const char *name
 			buf_free(&data);
 			continue;
 		}
-		struct store_blob *blob;
+		struct store_blob_writer *blob;
 		rc = store_blob_from_unix(u->store, data.data != NULL ? data.data : "", data.len, &blob,
 					  error_r);
 		buf_free(&data);
@@ -258,7 +258,7 @@ static int import_folder(struct store_user *u, const char *dir, const char *name
 			if (rc == 0)
 				rc = mailbox_raise_uidnext(import_mailbox(b), ul.uidnext, error_r);
 			if (rc < 0) {
-				store_blob_free(&blob);
+				store_blob_abort(&blob);
 				break;
 			}
 		}
@@ -379,18 +379,14 @@ static int write_all(int fd, const void *p, size_t len)
 static int export_message(void *ctx, const struct store_message *m)
 {
 	struct export_ctx *x = ctx;
-	struct store_blob *b;
-	const void *data;
-	size_t len;
-	if (store_blob_open(x->user->store, m->blob_id, &b, x->error_r) < 0)
-		return x->rc = -1;
-	if (store_blob_data(b, &data, &len, x->error_r) < 0) {
-		store_blob_free(&b);
+	struct buf raw = BUF_INIT;   /* prefix + blob */
+	if (store_message_bytes(x->user->store, m, &raw, x->error_r) < 0) {
+		buf_free(&raw);
 		return x->rc = -1;
 	}
 	struct buf text = BUF_INIT, info = BUF_INIT;
-	store_crlf_to_lf(data, len, &text);
-	store_blob_free(&b);
+	store_crlf_to_lf(raw.data != NULL ? raw.data : "", raw.len, &text);
+	buf_free(&raw);
 	/* info: flags in ASCII order, then keyword letters */
 	for (size_t i = 0; i < sizeof flag_letters / sizeof flag_letters[0]; i++) {
 		if (flag_letters[i].letter == 'R')

@@ -91,7 +91,7 @@ static int import_one(struct store_user *u, struct import_batch *b, const char *
 		buf_append(&text, p, (size_t)(next - p));
 		p = next;
 	}
-	struct store_blob *blob;
+	struct store_blob_writer *blob;
 	int rc = store_blob_from_unix(u->store, text.data != NULL ? text.data : "", text.len, &blob,
 				      error_r);
 	if (rc == 0) {
@@ -201,18 +201,14 @@ struct export_ctx {
 static int export_message(void *ctx, const struct store_message *m)
 {
 	struct export_ctx *x = ctx;
-	struct store_blob *b;
-	const void *data;
-	size_t len;
-	if (store_blob_open(x->store, m->blob_id, &b, x->error_r) < 0)
-		return -1;
-	if (store_blob_data(b, &data, &len, x->error_r) < 0) {
-		store_blob_free(&b);
+	struct buf raw = BUF_INIT;   /* prefix + blob */
+	if (store_message_bytes(x->store, m, &raw, x->error_r) < 0) {
+		buf_free(&raw);
 		return -1;
 	}
 	struct buf text = BUF_INIT, out = BUF_INIT;
-	store_crlf_to_lf(data, len, &text);
-	store_blob_free(&b);
+	store_crlf_to_lf(raw.data != NULL ? raw.data : "", raw.len, &text);
+	buf_free(&raw);
 	buf_append_str(&out, "From MAILER-DAEMON ");
 	store_format_asctime(m->internaldate, &out);
 	buf_putc(&out, '\n');

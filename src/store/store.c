@@ -367,7 +367,7 @@ int store_user_delete(struct store *s, long long account_id, char **error_r)
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *q;
 	int rc = -1;
-	if (db_prepare(u->db, "SELECT blob FROM contents", DB_NO_ARGS, &q, error_r) < 0)
+	if (db_prepare(u->db, "SELECT DISTINCT blob FROM contents", DB_NO_ARGS, &q, error_r) < 0)
 		goto out;
 	int r;
 	while ((r = db_step(q, error_r)) == 1) {

@@ -2,7 +2,7 @@
  * full-text search and quota, for IMAP4rev2 with CONDSTORE/QRESYNC and
  * UIDPLUS, POP3 and JMAP. This is the only header the protocols include; the
  * embedded backend behind it (SQLite indexes per user, a content-addressed
- * blob store, inotify) is described in docs/store.md, and nothing of it shows
+ * blob store, inotify) is described in docs/storage.md, and nothing of it shows
  * here, so that another backend can be added behind the same calls.
  *
  *   struct store *s;            store_open_config(cfg, &s, &error)
@@ -76,6 +76,13 @@ int store_blob_begin(struct store *s, struct store_blob_writer **w_r, char **err
 int store_blob_write(struct store_blob_writer *w, const void *data, size_t len, char **error_r);
 /* fsync, content address, move into place. Frees the writer either way. */
 int store_blob_commit(struct store_blob_writer **w, struct store_blob **blob_r, char **error_r);
+/* Commit n writers at once (MULTIAPPEND, import): the same promise as n
+ * store_blob_commit calls, with one sync of the file system for all the
+ * files and one for all their directories instead of fsyncs per blob. All
+ * or none: blobs_r (n entries) gets every blob, or none when it fails. Frees
+ * every writer either way. */
+int store_blob_commit_many(struct store_blob_writer **ws, size_t n, struct store_blob **blobs_r,
+			   char **error_r);
 void store_blob_abort(struct store_blob_writer **w);
 /* An existing blob by id (from store_message.blob_id). */
 int store_blob_open(struct store *s, const char *blob_id, struct store_blob **blob_r,
@@ -204,6 +211,18 @@ struct store_append {
 	const char *const *keywords;
 	size_t n_keywords;
 	time_t internaldate;              /* 0: now */
+	/* Bytes put before the blob for this message only (local delivery's
+	 * "Return-Path:" and "Delivered-To:" lines, CRLF-ended): the message
+	 * is prefix + blob for everything the store serves (size, ENVELOPE,
+	 * BODYSTRUCTURE, header, search, export), while the blob stays one
+	 * file shared by every recipient. NULL/0: none. */
+	const char *prefix;
+	size_t prefix_len;
+	/* Delivery retried after a crash: when the account already holds this
+	 * blob with this prefix (in any mailbox), append nothing (uids_r gets
+	 * 0). The prefix names the recipient and the blob holds the queue id,
+	 * so the pair identifies one delivery. */
+	bool once;
 };
 /* Append n messages atomically (MULTIAPPEND): all or none. quota_bytes is
  * the account's limit (account_info.quota_bytes, 0 = none): beyond it the
@@ -212,7 +231,8 @@ struct store_append {
 int store_append(struct store_mailbox *mb, const struct store_append *msgs, size_t n,
 		 long long quota_bytes, uint32_t *uids_r, char **error_r);
 
-/* What store_fetch() loads besides UID, MODSEQ, flags, dates, size and blob id. */
+/* What store_fetch() loads besides UID, MODSEQ, flags, dates, size, blob id
+ * and prefix. */
 #define STORE_FETCH_ENVELOPE      0x01u
 #define STORE_FETCH_BODYSTRUCTURE 0x02u   /* extended BODYSTRUCTURE */
 #define STORE_FETCH_BODY          0x04u   /* non-extended BODY */
@@ -227,8 +247,12 @@ struct store_message {
 	size_t n_keywords;
 	time_t internaldate;
 	time_t savedate;
-	uint64_t size;                    /* RFC822.SIZE */
-	const char *blob_id;              /* also a stable EMAILID */
+	uint64_t size;                    /* RFC822.SIZE: prefix_len + the blob's size */
+	const char *blob_id;              /* with prefix, a stable EMAILID */
+	/* The message's bytes are prefix (prefix_len bytes, often 0) followed
+	 * by the blob's (store_blob_open + store_blob_data). */
+	const char *prefix;
+	size_t prefix_len;
 	/* NULL unless asked for */
 	const char *envelope;             /* what follows "ENVELOPE " */
 	const char *bodystructure;

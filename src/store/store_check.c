@@ -39,28 +39,35 @@ static int check_missing_blobs(struct check *c, struct store_user *u, char **err
 {
 	sqlite3_stmt *q;
 	/* Only contents some message uses count (others go in check_derived). */
+	/* Ordered by blob: the index holds one reference per distinct blob,
+	 * whatever the number of its rows (one per prefix). */
 	if (db_prepare(u->db, "SELECT id, blob FROM contents c WHERE EXISTS "
-		       "(SELECT 1 FROM messages m WHERE m.content_id = c.id)", DB_NO_ARGS, &q,
-		       error_r) < 0)
+		       "(SELECT 1 FROM messages m WHERE m.content_id = c.id) ORDER BY blob",
+		       DB_NO_ARGS, &q, error_r) < 0)
 		return -1;
 	long long *gone = NULL;
 	size_t n = 0;
 	int r;
+	char *last = NULL;
 	while ((r = db_step(q, error_r)) == 1) {
 		const char *id = store_db_text(q, 1);
+		bool again = last != NULL && strcmp(last, id) == 0;
+		free(last);
+		last = xstrdup(id);
 		char *path = blob_path(c->s, id);
 		struct stat st;
 		if (stat(path, &st) < 0 && errno == ENOENT) {
 			log_error("store", "event=check_missing_blob user=%lld blob=%s", u->id, id);
 			gone = xrealloc(gone, (n + 1) * sizeof *gone);
 			gone[n++] = sqlite3_column_int64(q, 0);
-		} else if (refs_add(c, id, error_r) < 0) {
+		} else if (!again && refs_add(c, id, error_r) < 0) {
 			r = -1;
 			free(path);
 			break;
 		}
 		free(path);
 	}
+	free(last);
 	sqlite3_finalize(q);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		long long count = 0;
@@ -175,8 +182,8 @@ static const struct {
 static int check_fts(struct check *c, struct store_user *u, char **error_r)
 {
 	sqlite3_stmt *q;
-	if (db_prepare(u->db, "SELECT id, blob FROM contents WHERE id NOT IN (SELECT rowid FROM fts)",
-		       DB_NO_ARGS, &q, error_r) < 0)
+	if (db_prepare(u->db, "SELECT id, blob, prefix FROM contents "
+		       "WHERE id NOT IN (SELECT rowid FROM fts)", DB_NO_ARGS, &q, error_r) < 0)
 		return -1;
 	int r;
 	while ((r = db_step(q, error_r)) == 1) {
@@ -186,12 +193,16 @@ static int check_fts(struct check *c, struct store_user *u, char **error_r)
 		if (!c->repair)
 			continue;
 		struct store_blob *b;
-		const struct store_meta *m;
+		const struct store_meta *m = NULL;
+		struct store_meta own = { 0 };
 		if (store_blob_open(c->s, store_db_text(q, 1), &b, error_r) < 0)
 			break;
-		r = store_blob_meta(b, &m, error_r);
+		r = store_message_meta(b, sqlite3_column_blob(q, 2),
+				       (size_t)sqlite3_column_bytes(q, 2), &own, &m, error_r);
 		if (r == 0)
 			r = fts_insert(u, sqlite3_column_int64(q, 0), m, error_r);
+		if (m == &own)
+			store_meta_clear(&own);
 		store_blob_free(&b);
 		if (r < 0)
 			break;

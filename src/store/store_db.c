@@ -4,6 +4,7 @@
  * schema migrations counted by PRAGMA user_version, each step in one
  * transaction with its version bump. Append only: never edit a released step. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -80,6 +81,32 @@ static const char *const index_migrations[] = {
 	"CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);"
 	"CREATE VIRTUAL TABLE fts USING fts5(headers, body,"
 	"  tokenize = 'unicode61 remove_diacritics 2');",
+	/* 2: a per-message header prefix (local delivery's Return-Path and
+	 * Delivered-To): the message is prefix + blob, and everything cached
+	 * in the row is of those bytes. One row per (blob, prefix); the index
+	 * still holds one reference to each distinct blob. Rebuilt with
+	 * foreign keys off (see migrate()); ids are kept (fts rowids). */
+	"CREATE TABLE contents_new ("
+	"  id INTEGER PRIMARY KEY,"
+	"  blob TEXT NOT NULL,"
+	"  prefix BLOB NOT NULL DEFAULT x'',"
+	"  size INTEGER NOT NULL,"
+	"  refs INTEGER NOT NULL CHECK (refs >= 0),"
+	"  envelope TEXT,"
+	"  bodystructure TEXT,"
+	"  body TEXT,"
+	"  header BLOB,"
+	"  hdr_from TEXT, hdr_to TEXT, hdr_cc TEXT, hdr_bcc TEXT, hdr_subject TEXT,"
+	"  hdr_message_id TEXT,"
+	"  sent_date INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (blob, prefix)"
+	");"
+	"INSERT INTO contents_new (id, blob, size, refs, envelope, bodystructure, body, header,"
+	"  hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, sent_date)"
+	"  SELECT id, blob, size, refs, envelope, bodystructure, body, header,"
+	"  hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, sent_date FROM contents;"
+	"DROP TABLE contents;"
+	"ALTER TABLE contents_new RENAME TO contents;",
 };
 
 static const char *const blobs_migrations[] = {
@@ -112,6 +139,9 @@ static int exec(sqlite3 *db, const char *sql, const char *what, char **error_r)
 	return 0;
 }
 
+static int migrate_steps(sqlite3 *db, const char *const *steps, int version, int count,
+			 bool *created_r, char **error_r);
+
 static int migrate(sqlite3 *db, const char *const *steps, int count, bool *created_r,
 		   char **error_r)
 {
@@ -126,7 +156,45 @@ static int migrate(sqlite3 *db, const char *const *steps, int count, bool *creat
 	}
 	if (created_r != NULL)
 		*created_r = version == 0;
-	for (int step = (int)version; step < count; step++) {
+	if (version == count)
+		return 0;
+	/* A step may rebuild a table others refer to (SQLite's "generalized
+	 * ALTER TABLE procedure"): foreign keys off while migrating (the pragma
+	 * is a no-op inside a transaction), checked before each commit. */
+	if (exec(db, "PRAGMA foreign_keys = OFF", "foreign_keys", error_r) < 0)
+		return -1;
+	int rc = migrate_steps(db, steps, (int)version, count, created_r, error_r);
+	char *err = NULL;
+	if (exec(db, "PRAGMA foreign_keys = ON", "foreign_keys", &err) < 0) {
+		if (rc == 0)
+			*error_r = err;
+		else
+			free(err);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* 0 when no row breaks a foreign key. */
+static int fk_check(sqlite3 *db, const char *what, char **error_r)
+{
+	sqlite3_stmt *st;
+	if (db_prepare(db, "PRAGMA foreign_key_check", DB_NO_ARGS, &st, error_r) < 0)
+		return -1;
+	int r = db_step(st, error_r);
+	sqlite3_finalize(st);
+	if (r == 1) {
+		*error_r = xasprintf("%s: %s: foreign key check failed",
+				     sqlite3_db_filename(db, "main"), what);
+		return -1;
+	}
+	return r;
+}
+
+static int migrate_steps(sqlite3 *db, const char *const *steps, int version, int count,
+			 bool *created_r, char **error_r)
+{
+	for (int step = version; step < count; step++) {
 		long long now;
 		if (db_begin(db, error_r) < 0)
 			return -1;
@@ -143,7 +211,8 @@ static int migrate(sqlite3 *db, const char *const *steps, int count, bool *creat
 		char what[64], pragma[64];
 		snprintf(what, sizeof what, "schema migration to version %d", step + 1);
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", step + 1);
-		if (exec(db, steps[step], what, error_r) < 0 || exec(db, pragma, what, error_r) < 0)
+		if (exec(db, steps[step], what, error_r) < 0 || fk_check(db, what, error_r) < 0 ||
+		    exec(db, pragma, what, error_r) < 0)
 			goto fail;
 		if (db_commit(db, error_r) < 0)
 			return -1;

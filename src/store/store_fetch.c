@@ -51,7 +51,7 @@ static const char *opt_text(sqlite3_stmt *q, int col)
 enum {
 	C_UID, C_MODSEQ, C_FLAGS, C_INTERNALDATE, C_SAVEDATE, C_SIZE, C_BLOB, C_KEYWORDS,
 	C_ENVELOPE, C_BODYSTRUCTURE, C_BODY, C_HEADER, C_FROM, C_TO, C_CC, C_BCC, C_SUBJECT,
-	C_MESSAGE_ID, C_SENT_DATE,
+	C_MESSAGE_ID, C_SENT_DATE, C_PREFIX,
 };
 
 static char *fetch_sql(unsigned what)
@@ -69,8 +69,8 @@ static char *fetch_sql(unsigned what)
 		what & STORE_FETCH_HEADER ? "c.header" : "NULL",
 		what & STORE_FETCH_SEARCH
 			? "c.hdr_from, c.hdr_to, c.hdr_cc, c.hdr_bcc, c.hdr_subject, c.hdr_message_id,"
-			  " c.sent_date"
-			: "NULL, NULL, NULL, NULL, NULL, NULL, 0");
+			  " c.sent_date, c.prefix"
+			: "NULL, NULL, NULL, NULL, NULL, NULL, 0, c.prefix");
 }
 
 static int emit_row(sqlite3_stmt *q, unsigned what,
@@ -87,7 +87,11 @@ static int emit_row(sqlite3_stmt *q, unsigned what,
 		.envelope = opt_text(q, C_ENVELOPE),
 		.bodystructure = opt_text(q, C_BODYSTRUCTURE),
 		.body = opt_text(q, C_BODY),
+		.prefix = sqlite3_column_blob(q, C_PREFIX),
+		.prefix_len = (size_t)sqlite3_column_bytes(q, C_PREFIX),
 	};
+	if (m.prefix == NULL)
+		m.prefix = "";
 	if ((what & STORE_FETCH_HEADER) && sqlite3_column_type(q, C_HEADER) != SQLITE_NULL) {
 		m.header = sqlite3_column_blob(q, C_HEADER);
 		m.header_len = (size_t)sqlite3_column_bytes(q, C_HEADER);

@@ -82,7 +82,7 @@ const char *store_db_text(sqlite3_stmt *st, int col);
 /* blobs/ab/cd/<id> */
 char *blob_path(const struct store *s, const char *id);
 bool blob_id_valid(const char *id);
-/* The reference-count window lock (see docs/store.md "Durability"): a
+/* The reference-count window lock (see docs/storage.md "Durability"): a
  * writer holds it shared from before it changes a reference count until its
  * index commit is done; store check holds it exclusively. */
 int blob_refs_lock(struct store *s, bool exclusive, char **error_r);
@@ -109,6 +109,14 @@ void store_meta_clear(struct store_meta *m);
 /* The blob's metadata, parsed once and kept with the blob (a delivery to
  * many users parses it once). */
 int store_blob_meta(struct store_blob *b, const struct store_meta **meta_r, char **error_r);
+/* The metadata of the message prefix + blob: the blob's own (cached) when
+ * there is no prefix, else parsed into *own (store_meta_clear() it) and
+ * *meta_r = own. */
+int store_message_meta(struct store_blob *b, const void *prefix, size_t prefix_len,
+		       struct store_meta *own, const struct store_meta **meta_r, char **error_r);
+/* The whole message of m (prefix + blob), for the exporters. */
+int store_message_bytes(struct store *s, const struct store_message *m, struct buf *out,
+			char **error_r);
 
 /* ---- store_date.c ---- */
 
@@ -174,25 +182,25 @@ void mutf7_encode(const char *utf8, struct buf *out);
 
 /* ---- store_io.c: shared by the importers and exporters ---- */
 
-/* A blob from bytes with LF lines turned into CRLF (bare CR and existing
- * CRLF are kept). */
-int store_blob_from_unix(struct store *s, const void *data, size_t len, struct store_blob **b_r,
-			 char **error_r);
+/* A blob writer holding the bytes with LF lines turned into CRLF (bare CR
+ * and existing CRLF are kept), to be committed (store_blob_commit_many). */
+int store_blob_from_unix(struct store *s, const void *data, size_t len,
+			 struct store_blob_writer **w_r, char **error_r);
 /* The message with CRLF turned into LF. */
 void store_crlf_to_lf(const void *data, size_t len, struct buf *out);
 /* Read a whole file. */
 int store_read_file(const char *path, struct buf *out, char **error_r);
 
-/* Messages gathered for one mailbox and appended in batches (one
- * transaction each). */
+/* Messages gathered for one mailbox and appended in batches: the blobs of a
+ * batch committed together, then one append transaction. */
 struct import_batch;
 /* Create the mailbox when missing, then open it. */
 int import_begin(struct store_user *u, const char *name, struct import_batch **b_r,
 		 char **error_r);
 struct store_mailbox *import_mailbox(struct import_batch *b);
-/* Add one message (blob: taken over) with its flags, keywords and UID (0:
- * the next one). */
-int import_add(struct import_batch *b, struct store_blob *blob, unsigned flags,
+/* Add one message (writer: taken over, committed with the batch) with its
+ * flags, keywords and UID (0: the next one). */
+int import_add(struct import_batch *b, struct store_blob_writer *writer, unsigned flags,
 	       const char *const *keywords, size_t n_keywords, time_t internaldate, uint32_t uid,
 	       char **error_r);
 /* Append what is gathered now. */

@@ -16,29 +16,31 @@
 
 /* ---- line endings and files ---- */
 
-int store_blob_from_unix(struct store *s, const void *data, size_t len, struct store_blob **b_r,
-			 char **error_r)
+int store_blob_from_unix(struct store *s, const void *data, size_t len,
+			 struct store_blob_writer **w_r, char **error_r)
 {
-	struct store_blob_writer *w;
-	if (store_blob_begin(s, &w, error_r) < 0)
-		return -1;
+	/* Converted in memory and written at once: a write(2) per line costs
+	 * more than the conversion. */
+	struct buf crlf = BUF_INIT;
+	buf_reserve(&crlf, len + len / 16 + 2);
 	const char *p = data, *end = p + len, *start = p;
 	for (; p < end; p++) {
 		if (*p != '\n' || (p > (const char *)data && p[-1] == '\r'))
 			continue;
-		/* bare LF: write what comes before, then CRLF */
-		if (store_blob_write(w, start, (size_t)(p - start), error_r) < 0 ||
-		    store_blob_write(w, "\r\n", 2, error_r) < 0) {
-			store_blob_abort(&w);
-			return -1;
-		}
+		buf_append(&crlf, start, (size_t)(p - start));
+		buf_append(&crlf, "\r\n", 2);
 		start = p + 1;
 	}
-	if (store_blob_write(w, start, (size_t)(end - start), error_r) < 0) {
+	buf_append(&crlf, start, (size_t)(end - start));
+	struct store_blob_writer *w;
+	int rc = store_blob_begin(s, &w, error_r);
+	if (rc == 0 && (rc = store_blob_write(w, crlf.data != NULL ? crlf.data : "", crlf.len,
+					      error_r)) < 0)
 		store_blob_abort(&w);
-		return -1;
-	}
-	return store_blob_commit(&w, b_r, error_r);
+	buf_free(&crlf);
+	if (rc == 0)
+		*w_r = w;
+	return rc;
 }
 
 void store_crlf_to_lf(const void *data, size_t len, struct buf *out)
@@ -91,6 +93,7 @@ int store_read_file(const char *path, struct buf *out, char **error_r)
 /* ---- batched appends ---- */
 
 struct import_entry {
+	struct store_blob_writer *writer;   /* written, committed at the flush */
 	struct store_blob *blob;
 	char **keywords;
 	size_t n_keywords;
@@ -108,6 +111,7 @@ struct import_batch {
 static void batch_clear(struct import_batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
+		store_blob_abort(&b->e[i].writer);
 		store_blob_free(&b->e[i].blob);
 		for (size_t k = 0; k < b->e[i].n_keywords; k++)
 			free(b->e[i].keywords[k]);
@@ -117,14 +121,30 @@ static void batch_clear(struct import_batch *b)
 	b->n = 0;
 }
 
+/* The batch's blobs committed together (one sync pass for all), then
+ * appended in one transaction: acknowledged when that commits. */
 static int batch_flush(struct import_batch *b, char **error_r)
 {
 	if (b->n == 0)
 		return 0;
-	struct store_append_uid a[IMPORT_BATCH];
-	for (size_t i = 0; i < b->n; i++)
-		a[i] = (struct store_append_uid){ .msg = &b->e[i].msg, .uid = b->uids[i] };
-	int rc = store_append_uids(b->mb, a, b->n, 0, NULL, error_r);
+	struct store_blob_writer *ws[IMPORT_BATCH];
+	struct store_blob *blobs[IMPORT_BATCH];
+	for (size_t i = 0; i < b->n; i++) {
+		ws[i] = b->e[i].writer;
+		b->e[i].writer = NULL;
+	}
+	int rc = store_blob_commit_many(ws, b->n, blobs, error_r);
+	if (rc < 0) {
+		b->user->last_error = STORE_ERR_INTERNAL;
+	} else {
+		struct store_append_uid a[IMPORT_BATCH];
+		for (size_t i = 0; i < b->n; i++) {
+			b->e[i].blob = blobs[i];
+			b->e[i].msg.blob = blobs[i];
+			a[i] = (struct store_append_uid){ .msg = &b->e[i].msg, .uid = b->uids[i] };
+		}
+		rc = store_append_uids(b->mb, a, b->n, 0, NULL, error_r);
+	}
 	batch_clear(b);
 	return rc;
 }
@@ -152,18 +172,18 @@ struct store_mailbox *import_mailbox(struct import_batch *b)
 	return b->mb;
 }
 
-int import_add(struct import_batch *b, struct store_blob *blob, unsigned flags,
+int import_add(struct import_batch *b, struct store_blob_writer *writer, unsigned flags,
 	       const char *const *keywords, size_t n_keywords, time_t internaldate, uint32_t uid,
 	       char **error_r)
 {
 	struct import_entry *e = &b->e[b->n];
-	e->blob = blob;
+	e->writer = writer;
 	e->keywords = xcalloc(n_keywords ? n_keywords : 1, sizeof *e->keywords);
 	for (size_t i = 0; i < n_keywords && e->n_keywords < STORE_KEYWORDS_MAX; i++)
 		if (store_keyword_valid(keywords[i]))
 			e->keywords[e->n_keywords++] = xstrdup(keywords[i]);
 	e->msg = (struct store_append){
-		.blob = blob, .flags = flags & STORE_FLAGS_ALL,
+		.flags = flags & STORE_FLAGS_ALL,
 		.keywords = (const char *const *)e->keywords, .n_keywords = e->n_keywords,
 		.internaldate = internaldate,
 	};

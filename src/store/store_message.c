@@ -1,5 +1,5 @@
 /* Messages: append, copy, move, and the row-level helpers they share with
- * expunge and mailbox deletion. UID and MODSEQ rules: docs/store.md. */
+ * expunge and mailbox deletion. UID and MODSEQ rules: docs/storage.md. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -184,26 +184,41 @@ static int abort_tx(struct store_user *u, char **error_r)
 
 /* ---- append ---- */
 
-/* The contents row for blob b: one more reference to an existing one, or a
- * new row (with its search text); *is_new_r says which. */
-static int content_get(struct store_user *u, struct store_blob *b, long long *id_r,
-		       bool *is_new_r, char **error_r)
+/* The contents row for (blob, prefix): one more reference to an existing
+ * one, or a new row (with its search text, from meta: of prefix + blob).
+ * *new_blob_r when this index had no row for the blob yet: it takes a
+ * reference to it in blobs.db. */
+static int content_get(struct store_user *u, const struct store_append *msg,
+		       const struct store_meta *m, long long *id_r, bool *new_blob_r,
+		       char **error_r)
 {
+	struct store_blob *b = msg->blob;
 	const char *id = store_blob_id(b);
-	int r = db_get_int(u->db, "UPDATE contents SET refs = refs + 1 WHERE blob = ? RETURNING id",
-			   DB_ARGS(db_text(id)), id_r, error_r);
-	*is_new_r = r == 0;
+	const char *prefix = msg->prefix_len > 0 ? msg->prefix : "";
+	sqlite3_stmt *st;
+	*new_blob_r = false;
+	if (db_prepare(u->db, "UPDATE contents SET refs = refs + 1 WHERE blob = ? AND prefix = ? "
+		       "RETURNING id", DB_ARGS(db_text(id)), &st, error_r) < 0)
+		return -1;
+	int r = store_db_bind_blob(st, 2, prefix, msg->prefix_len, error_r);
+	if (r == 0)
+		r = db_step(st, error_r);
+	if (r == 1)
+		*id_r = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
 	if (r != 0)
 		return r < 0 ? -1 : 0;
-	const struct store_meta *m;
-	if (store_blob_meta(b, &m, error_r) < 0)
+	long long others = 0;
+	if (db_get_int(u->db, "SELECT COUNT(*) FROM contents WHERE blob = ?", DB_ARGS(db_text(id)),
+		       &others, error_r) < 0)
 		return -1;
-	sqlite3_stmt *st;
+	*new_blob_r = others == 0;
 	if (db_prepare(u->db,
 		       "INSERT INTO contents (blob, size, refs, envelope, bodystructure, body,"
 		       "  hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, sent_date,"
-		       "  header) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		       DB_ARGS(db_text(id), db_int((long long)store_blob_size(b)),
+		       "  header, prefix) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		       DB_ARGS(db_text(id),
+			       db_int((long long)(store_blob_size(b) + msg->prefix_len)),
 			       db_text(m->envelope), db_text(m->bodystructure), db_text(m->body),
 			       db_text(m->from), db_text(m->to), db_text(m->cc), db_text(m->bcc),
 			       db_text(m->subject), db_text(m->message_id),
@@ -214,12 +229,32 @@ static int content_get(struct store_user *u, struct store_blob *b, long long *id
 							: NULL,
 			       m->header.len, error_r);
 	if (r == 0)
+		r = store_db_bind_blob(st, 14, prefix, msg->prefix_len, error_r);
+	if (r == 0)
 		r = db_step(st, error_r);
 	sqlite3_finalize(st);
 	if (r < 0)
 		return -1;
 	*id_r = sqlite3_last_insert_rowid(u->db);
 	return fts_insert(u, *id_r, m, error_r);
+}
+
+/* store_append.once: whether this account holds (blob, prefix) already,
+ * in any mailbox. 1 yes, 0 no, -1 error. */
+static int already_delivered(struct store_user *u, const struct store_append *msg,
+			     char **error_r)
+{
+	sqlite3_stmt *st;
+	if (db_prepare(u->db, "SELECT 1 FROM contents c WHERE c.blob = ? AND c.prefix = ? AND "
+		       "EXISTS (SELECT 1 FROM messages m WHERE m.content_id = c.id)",
+		       DB_ARGS(db_text(store_blob_id(msg->blob))), &st, error_r) < 0)
+		return -1;
+	int r = store_db_bind_blob(st, 2, msg->prefix_len > 0 ? msg->prefix : "", msg->prefix_len,
+				   error_r);
+	if (r == 0)
+		r = db_step(st, error_r);
+	sqlite3_finalize(st);
+	return r;
 }
 
 static int insert_keywords(struct store_user *u, long long message_id,
@@ -241,8 +276,8 @@ static int insert_keywords(struct store_user *u, long long message_id,
 
 /* One message row (write transaction open). */
 static int append_one(struct store_mailbox *mb, const struct store_append_uid *a,
-		      uint64_t modseq, uint32_t *uidnext, const char ***new_blobs,
-		      size_t *n_new, char **error_r)
+		      const struct store_meta *meta, uint64_t modseq, uint32_t *uidnext,
+		      const char ***new_blobs, size_t *n_new, char **error_r)
 {
 	struct store_user *u = mb->user;
 	const struct store_append *msg = a->msg;
@@ -254,7 +289,7 @@ static int append_one(struct store_mailbox *mb, const struct store_append_uid *a
 		return store_fail(u, STORE_ERR_CANNOT, error_r, "the mailbox has run out of UIDs");
 	long long content_id;
 	bool is_new;
-	if (content_get(u, msg->blob, &content_id, &is_new, error_r) < 0)
+	if (content_get(u, msg, meta, &content_id, &is_new, error_r) < 0)
 		return -1;
 	if (is_new) {
 		*new_blobs = xrealloc(*new_blobs, (*n_new + 1) * sizeof **new_blobs);
@@ -270,7 +305,8 @@ static int append_one(struct store_mailbox *mb, const struct store_append_uid *a
 			   db_int((long long)now)), NULL, error_r) < 0 ||
 	    insert_keywords(u, sqlite3_last_insert_rowid(u->db), msg->keywords, msg->n_keywords,
 			    error_r) < 0 ||
-	    quota_add(u, (long long)store_blob_size(msg->blob), 1, error_r) < 0)
+	    quota_add(u, (long long)(store_blob_size(msg->blob) + msg->prefix_len), 1,
+		      error_r) < 0)
 		return -1;
 	*uidnext = uid + 1;
 	return 0;
@@ -282,44 +318,87 @@ int store_append_uids(struct store_mailbox *mb, const struct store_append_uid *m
 	struct store_user *u = mb->user;
 	u->last_error = STORE_ERR_NONE;
 	uint64_t total = 0;
+	if (n == 0)
+		return 0;
+	/* Parsed before taking any lock: the blob's cached metadata, or that
+	 * of prefix + blob in own[i]. */
+	const struct store_meta **meta = xcalloc(n, sizeof *meta);
+	struct store_meta *own = xcalloc(n, sizeof *own);
+	const char **new_blobs = NULL;
+	size_t n_new = 0;
+	bool locked = false;
+	int rc = -1;
 	for (size_t i = 0; i < n; i++) {
 		const struct store_append *m = msgs[i].msg;
 		if (check_flags(u, m->flags, m->keywords, m->n_keywords, error_r) < 0)
-			return -1;
-		total += store_blob_size(m->blob);
-		/* Parse before taking any lock. */
-		const struct store_meta *meta;
-		if (store_blob_meta(m->blob, &meta, error_r) < 0) {
+			goto out;
+		total += store_blob_size(m->blob) + m->prefix_len;
+		if (store_message_meta(m->blob, m->prefix, m->prefix_len, &own[i], &meta[i],
+				       error_r) < 0) {
 			u->last_error = STORE_ERR_TEMP;   /* collected meanwhile: write it again */
-			return -1;
+			goto out;
 		}
 	}
-	if (n == 0)
-		return 0;
 	if (blob_refs_lock(u->store, false, error_r) < 0) {
 		u->last_error = STORE_ERR_INTERNAL;
-		return -1;
+		goto out;
 	}
-	const char **new_blobs = NULL;
-	size_t n_new = 0;
+	locked = true;
 	uint64_t modseq;
-	uint32_t uidnext;
-	int rc = -1;
+	uint32_t uidnext = 0;
 	if (db_begin(u->db, error_r) < 0) {
 		store_db_fail(u, error_r);
 		goto out;
 	}
+	/* A delivery retried after a crash: what is there already is skipped. */
+	bool *skip = xcalloc(n, sizeof *skip);
+	size_t n_skip = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!msgs[i].msg->once)
+			continue;
+		int r = already_delivered(u, msgs[i].msg, error_r);
+		if (r < 0) {
+			free(skip);
+			goto rollback;
+		}
+		if (r == 1) {
+			skip[i] = true;
+			n_skip++;
+			total -= store_blob_size(msgs[i].msg->blob) + msgs[i].msg->prefix_len;
+		}
+	}
+	if (n_skip == n) {
+		free(skip);
+		db_rollback(u->db);
+		if (uids_r != NULL)
+			memset(uids_r, 0, n * sizeof *uids_r);
+		log_debug("store", "event=append user=%lld mailbox=%lld messages=0 skipped=%zu",
+			  u->id, mb->id, n_skip);
+		rc = 0;
+		goto out;
+	}
 	if (mailbox_uidnext(mb, &uidnext, error_r) < 0 ||
 	    quota_check(u, quota_bytes, total, error_r) < 0 ||
-	    mailbox_next_modseq(mb, &modseq, error_r) < 0)
+	    mailbox_next_modseq(mb, &modseq, error_r) < 0) {
+		free(skip);
 		goto rollback;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t before = uidnext;
-		if (append_one(mb, &msgs[i], modseq, &uidnext, &new_blobs, &n_new, error_r) < 0)
+		if (skip[i]) {
+			if (uids_r != NULL)
+				uids_r[i] = 0;
+			continue;
+		}
+		if (append_one(mb, &msgs[i], meta[i], modseq, &uidnext, &new_blobs, &n_new,
+			       error_r) < 0) {
+			free(skip);
 			goto rollback;
+		}
 		if (uids_r != NULL)
 			uids_r[i] = msgs[i].uid != 0 ? msgs[i].uid : before;
 	}
+	free(skip);
 	if (db_run(u->db, "UPDATE mailboxes SET uidnext = ? WHERE id = ?",
 		   DB_ARGS(db_int(uidnext), db_int(mb->id)), NULL, error_r) < 0)
 		goto rollback;
@@ -345,8 +424,14 @@ int store_append_uids(struct store_mailbox *mb, const struct store_append_uid *m
 rollback:
 	abort_tx(u, error_r);
 out:
-	blob_refs_unlock(u->store);
+	if (locked)
+		blob_refs_unlock(u->store);
 	free(new_blobs);
+	for (size_t i = 0; i < n; i++)
+		if (meta[i] == &own[i])
+			store_meta_clear(&own[i]);
+	free(own);
+	free(meta);
 	return rc;
 }
 
@@ -416,11 +501,19 @@ int messages_delete(struct store_mailbox *mb, const long long *ids, const uint32
 			       DB_ARGS(db_int(content_id)), &q, error_r) < 0)
 			return -1;
 		int r = db_step(q, error_r);
-		if (r == 1) {
-			*unref = xrealloc(*unref, (*n_unref + 1) * sizeof **unref);
-			(*unref)[(*n_unref)++] = xstrdup(store_db_text(q, 0));
-		}
+		char *blob = r == 1 ? xstrdup(store_db_text(q, 0)) : NULL;
 		sqlite3_finalize(q);
+		/* The index holds the blob until its last row (any prefix) goes. */
+		long long others = 0;
+		if (r == 1 && db_get_int(u->db, "SELECT COUNT(*) FROM contents WHERE blob = ?",
+					 DB_ARGS(db_text(blob)), &others, error_r) < 0)
+			r = -1;
+		if (r == 1 && others == 0) {
+			*unref = xrealloc(*unref, (*n_unref + 1) * sizeof **unref);
+			(*unref)[(*n_unref)++] = blob;
+			blob = NULL;
+		}
+		free(blob);
 		if (r != 1 || fts_delete(u, content_id, error_r) < 0)
 			return -1;
 	}

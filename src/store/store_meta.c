@@ -76,3 +76,44 @@ void store_meta_clear(struct store_meta *m)
 	buf_free(&m->fts_body);
 	memset(m, 0, sizeof *m);
 }
+
+int store_message_meta(struct store_blob *b, const void *prefix, size_t prefix_len,
+		       struct store_meta *own, const struct store_meta **meta_r, char **error_r)
+{
+	if (prefix_len == 0)
+		return store_blob_meta(b, meta_r, error_r);
+	const void *data;
+	size_t len;
+	if (store_blob_data(b, &data, &len, error_r) < 0)
+		return -1;
+	/* The parser wants one buffer: prefix and blob together. */
+	struct buf all = BUF_INIT;
+	buf_reserve(&all, prefix_len + len);
+	buf_append(&all, prefix, prefix_len);
+	buf_append(&all, data, len);
+	store_meta_build(all.data, all.len, own);
+	buf_free(&all);
+	*meta_r = own;
+	return 0;
+}
+
+int store_message_bytes(struct store *s, const struct store_message *m, struct buf *out,
+			char **error_r)
+{
+	struct store_blob *b;
+	const void *data;
+	size_t len;
+	if (store_blob_open(s, m->blob_id, &b, error_r) < 0)
+		return -1;
+	if (store_blob_data(b, &data, &len, error_r) < 0) {
+		store_blob_free(&b);
+		return -1;
+	}
+	buf_clear(out);
+	buf_reserve(out, m->prefix_len + len);
+	if (m->prefix_len > 0)
+		buf_append(out, m->prefix, m->prefix_len);
+	buf_append(out, data, len);
+	store_blob_free(&b);
+	return 0;
+}

@@ -16,7 +16,10 @@ from test_server import HOST, Client, tls_context
 
 ALICE, ALICE_PW = "alice@example.org", "alice-secret"
 BOB = "bob@example.org"
-FAST = "[smtp]\ngreeting_delay = 0\n"
+# These tests look at what SMTP leaves in the spool: local delivery (the
+# queue runner, test_delivery.py) is switched off so that it does not take
+# the messages away first.
+FAST = "[queue]\nlocal_delivery = no\n[smtp]\ngreeting_delay = 0\n"
 
 
 @pytest.fixture

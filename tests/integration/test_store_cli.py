@@ -5,6 +5,7 @@ The store's files are read independently with sqlite3 where it matters."""
 import os
 import pwd
 import re
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -386,3 +387,116 @@ def test_store_check(users, tmp_path):
     assert users.cli("store", "check", "--bogus", check=False).returncode == 2
     r = users.cli("store", "gc", "--grace", "0")
     assert r.stdout == "blobs removed: 0\n"
+
+
+# ---- user del: the account's mail goes with it ----
+
+def blob_rows(instance):
+    con = sqlite3.connect(instance.data / "blobs.db")
+    try:
+        return dict(con.execute("SELECT id, refcount FROM blobs").fetchall())
+    finally:
+        con.close()
+
+
+def test_user_del_removes_mail(users, tmp_path):
+    src = tmp_path / "Maildir"
+    make_maildir(src)
+    users.cli("mailbox", "import", "alice@example.org", src)
+    # bob holds one of alice's messages (the same bytes: the same blob)
+    mbox = tmp_path / "one.mbox"
+    mbox.write_bytes(b"From alice@example.org Mon Nov  2 10:01:00 2026\n" + msg(1) + b"\n")
+    users.cli("mailbox", "import", "bob@example.org", mbox)
+    alice = account_id(users, "alice@example.org")
+    shared = index_rows(users, "bob@example.org", "INBOX")[0][4]
+    alice_blobs = {r[4] for mb in ("INBOX", "Work/Projects", "Sent", "\u00c4rger")
+                   for r in index_rows(users, "alice@example.org", mb)}
+    assert shared in alice_blobs and len(alice_blobs) == 7
+    assert blob_rows(users)[shared] == 2
+
+    users.cli("user", "del", "alice@example.org")
+    assert not (users.data / "users" / str(alice)).exists()
+    counts = blob_rows(users)
+    assert counts[shared] == 1
+    assert all(counts[b] == 0 for b in alice_blobs - {shared})
+    # Within the grace period nothing is collected and nothing is wrong.
+    report = check(users.cli)
+    assert report["result"] == "ok" and report["users"] == "1"
+    assert all(blob_bytes(users, b) for b in alice_blobs)
+    # After it, the blobs no one references any more go; bob's stays.
+    report = check(users.cli, "--repair", "--grace", "0")
+    assert report["blobs removed"] == "6"
+    assert set(blob_rows(users)) == {shared}
+    for b in alice_blobs - {shared}:
+        assert not (users.data / "blobs" / b[:2] / b[2:4] / b).exists()
+    assert blob_bytes(users, shared) == crlf(msg(1))
+    assert listing(users.cli, "bob@example.org")["INBOX"][0] == 1
+    assert check(users.cli)["result"] == "ok"
+
+    # An account that never had mail; a second del of the same address.
+    users.cli("user", "add", "--password-stdin", "carol@example.org", input="pw\n")
+    users.cli("user", "del", "carol@example.org")
+    r = users.cli("user", "del", "alice@example.org", check=False)
+    assert r.returncode == 1 and "no such account 'alice@example.org'" in r.stderr
+
+
+def test_user_del_store_unavailable(users, tmp_path):
+    """The store cannot be opened: the account is deleted all the same, and
+    the message says what is left and how to clean it up."""
+    src = tmp_path / "Maildir"
+    make_maildir(src)
+    users.cli("mailbox", "import", "alice@example.org", src)
+    alice = account_id(users, "alice@example.org")
+    # A directory where the store's lock file should be: even root cannot
+    # open it for writing.
+    lock = users.data / "blobs.lock"
+    lock.rename(tmp_path / "blobs.lock")
+    lock.mkdir()
+    try:
+        r = users.cli("user", "del", "alice@example.org", check=False)
+    finally:
+        lock.rmdir()
+        (tmp_path / "blobs.lock").rename(lock)
+    assert r.returncode == 1
+    assert "account 'alice@example.org' deleted, but not its mail" in r.stderr
+    assert f"users/{alice}, then run 'surel store check --repair'" in r.stderr
+    assert "alice@example.org" not in users.cli("user", "list").stdout
+    assert (users.data / "users" / str(alice)).exists()
+    # As the message says: remove the directory, repair (counts), collect.
+    shutil.rmtree(users.data / "users" / str(alice))
+    report = check(users.cli, "--repair", "--grace", "0")
+    assert report["wrong reference counts"] == "7" and report["blobs removed"] == "7"
+    assert blob_rows(users) == {}
+
+
+# ---- import in several batches (blobs committed together per batch) ----
+
+def test_import_many_batches(users, tmp_path):
+    """More messages than one import batch (64): every one arrives, in
+    order, byte for byte, with its flags; duplicates share one blob."""
+    src = tmp_path / "Maildir"
+    for d in ("cur", "new", "tmp"):
+        (src / d).mkdir(parents=True)
+    n = 150
+
+    def data_of(i):
+        key = i if i < 140 else i - 100                   # 140-149 repeat 40-49
+        return msg(key % 60, subject=f"Batch {key}")
+
+    for i in range(n):
+        data = data_of(i)
+        info = "S" if i % 3 == 0 else ""
+        write(src / "cur" / f"{1700000000 + i}.M{i}P1.host:2,{info}", data,
+              mtime=1600000000 + i)
+    r = users.cli("mailbox", "import", "alice@example.org", src)
+    assert f"imported {n} messages into 1 mailboxes" in r.stdout
+    rows = index_rows(users, "alice@example.org", "INBOX")
+    assert [r[0] for r in rows] == list(range(1, n + 1))
+    assert [r[1] for r in rows] == [1 if i % 3 == 0 else 0 for i in range(n)]
+    assert [r[3] for r in rows] == [1600000000 + i for i in range(n)]
+    for i in (0, 63, 64, 65, 127, 128, 149):
+        assert blob_bytes(users, rows[i][4]) == crlf(data_of(i))
+    assert rows[140][4] == rows[40][4]
+    assert len(blob_rows(users)) == 140
+    assert not any((users.data / "blobs" / "tmp").iterdir())
+    assert check(users.cli)["result"] == "ok"
