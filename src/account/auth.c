@@ -3,7 +3,6 @@
 #include "account/auth.h"
 
 #include <event2/event.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,64 +74,6 @@ const char *auth_result_name(enum auth_result result)
 	return "?";
 }
 
-/* ---- the directory of each pool thread ---- */
-
-/* SQLite handles are per thread: each pool thread opens its own directory
- * on first use and closes it when the thread exits. */
-struct thread_dir {
-	char *data_dir;
-	struct directory *dir;
-};
-
-static pthread_key_t thread_dir_key;
-static pthread_once_t thread_dir_once = PTHREAD_ONCE_INIT;
-
-static void thread_dir_free(void *p)
-{
-	struct thread_dir *td = p;
-	directory_close(&td->dir);
-	free(td->data_dir);
-	free(td);
-}
-
-static void thread_dir_key_init(void)
-{
-	if (pthread_key_create(&thread_dir_key, thread_dir_free) != 0)
-		abort();
-}
-
-static struct thread_dir *thread_dir_get(void)
-{
-	pthread_once(&thread_dir_once, thread_dir_key_init);
-	struct thread_dir *td = pthread_getspecific(thread_dir_key);
-	if (td == NULL) {
-		td = xcalloc(1, sizeof *td);
-		pthread_setspecific(thread_dir_key, td);
-	}
-	return td;
-}
-
-static struct directory *thread_directory(const char *data_dir, char **error_r)
-{
-	struct thread_dir *td = thread_dir_get();
-	if (td->dir != NULL && strcmp(td->data_dir, data_dir) == 0)
-		return td->dir;
-	directory_close(&td->dir);
-	xfree(&td->data_dir);
-	if (directory_open(data_dir, &td->dir, error_r) < 0)
-		return NULL;
-	td->data_dir = xstrdup(data_dir);
-	return td->dir;
-}
-
-/* After an error the handle may be broken (a replaced file, a full disk):
- * the next request opens a fresh one. */
-static void thread_directory_reset(void)
-{
-	struct thread_dir *td = thread_dir_get();
-	directory_close(&td->dir);
-	xfree(&td->data_dir);
-}
 
 /* ---- requests ---- */
 
@@ -184,10 +125,10 @@ static void check_work(void *arg)
 {
 	struct auth_pending *p = arg;
 	char *err = NULL;
-	struct directory *dir = thread_directory(p->data_dir, &err);
+	struct directory *dir = directory_for_thread(p->data_dir, &err);
 	int found = dir != NULL ? directory_find_account(dir, p->username, &p->account, &err) : -1;
 	if (found < 0) {
-		thread_directory_reset();
+		directory_thread_reset();
 		p->result = AUTH_TEMPFAIL;
 		p->reason = "tempfail";
 		p->error = err;

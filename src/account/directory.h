@@ -27,6 +27,14 @@ void directory_close(struct directory **dir);
  * change its directory afterwards. Returns 0, or -1. */
 int directory_use_relative_paths(void);
 
+/* This thread's handle on DATA_DIR/surel.db, for work on the thread pool:
+ * opened on first use, kept for the thread's life (closed when it exits).
+ * NULL with *error_r when it cannot be opened. */
+struct directory *directory_for_thread(const char *data_dir, char **error_r);
+/* After an error the handle may be broken (a replaced file, a full disk):
+ * drop it, so that the next directory_for_thread() opens a fresh one. */
+void directory_thread_reset(void);
+
 struct account_info {
 	long long id;
 	char *address;        /* normalised: lower-case, domain as an A-label */

@@ -72,61 +72,6 @@ void smtp_lookup_result_clear(struct smtp_lookup_result *r)
 	r->ntargets = 0;
 }
 
-/* ---- a directory per thread ---- */
-
-struct thread_dir {
-	char *data_dir;
-	struct directory *dir;
-};
-
-static pthread_key_t thread_dir_key;
-static pthread_once_t thread_dir_once = PTHREAD_ONCE_INIT;
-
-static void thread_dir_free(void *p)
-{
-	struct thread_dir *td = p;
-	directory_close(&td->dir);
-	free(td->data_dir);
-	free(td);
-}
-
-static void thread_dir_key_init(void)
-{
-	if (pthread_key_create(&thread_dir_key, thread_dir_free) != 0)
-		abort();
-}
-
-static struct thread_dir *thread_dir_get(void)
-{
-	pthread_once(&thread_dir_once, thread_dir_key_init);
-	struct thread_dir *td = pthread_getspecific(thread_dir_key);
-	if (td == NULL) {
-		td = xcalloc(1, sizeof *td);
-		pthread_setspecific(thread_dir_key, td);
-	}
-	return td;
-}
-
-static struct directory *thread_directory(const char *data_dir, char **error_r)
-{
-	struct thread_dir *td = thread_dir_get();
-	if (td->dir != NULL && strcmp(td->data_dir, data_dir) == 0)
-		return td->dir;
-	directory_close(&td->dir);
-	xfree(&td->data_dir);
-	if (directory_open(data_dir, &td->dir, error_r) < 0)
-		return NULL;
-	td->data_dir = xstrdup(data_dir);
-	return td->dir;
-}
-
-/* After an error the handle may be broken: the next look-up opens another. */
-static void thread_directory_reset(void)
-{
-	struct thread_dir *td = thread_dir_get();
-	directory_close(&td->dir);
-	xfree(&td->data_dir);
-}
 
 /* ---- quota (the store's usage) ---- */
 
@@ -196,7 +141,7 @@ static void rcpt_work(struct smtp_lookup *l, struct directory *dir)
 		ours = directory_domain_exists(dir, ascii, &err);
 	}
 	if (ours < 0) {
-		thread_directory_reset();
+		directory_thread_reset();
 		res->reply = xasprintf("451 4.3.0 <%s>: Temporary lookup failure", l->address);
 	} else if (ours == 0) {
 		if (l->relay_ok) {
@@ -244,7 +189,7 @@ static void rcpt_work(struct smtp_lookup *l, struct directory *dir)
 			res->reply = xasprintf("452 4.2.2 <%s>: Mailbox full", l->address);
 			break;
 		case RESOLVE_TEMP:
-			thread_directory_reset();
+			directory_thread_reset();
 			res->reply = xasprintf("451 4.3.0 <%s>: Temporary lookup failure", l->address);
 			break;
 		}
@@ -272,7 +217,7 @@ static void sender_work(struct smtp_lookup *l, struct directory *dir)
 		res->reply = xasprintf("553 5.7.1 <%s>: Sender address not owned by user %s",
 				       l->address, l->user);
 	if (owned < 0)
-		thread_directory_reset();
+		directory_thread_reset();
 	free(norm);
 	free(err);
 }
@@ -294,7 +239,7 @@ static void lookup_work(void *arg)
 {
 	struct smtp_lookup *l = arg;
 	char *err = NULL;
-	struct directory *dir = thread_directory(l->data_dir, &err);
+	struct directory *dir = directory_for_thread(l->data_dir, &err);
 	if (dir == NULL) {
 		l->result.reply = xstrdup("451 4.3.0 Temporary lookup failure");
 		free(err);
