@@ -312,6 +312,25 @@ def test_implicit_tls_and_old_tls_refused(serve):
              what="the server's log of the refused handshakes")
 
 
+def test_old_tls_after_starttls_gets_the_alert(serve):
+    # A refused handshake's alert is written below the TLS filter; it must
+    # reach the client before the socket closes (not a bare close).
+    inst = serve()
+    for name, hello, starttls, go in (("smtp", "EHLO client.example", "STARTTLS", "220 "),
+                                      ("pop3", None, "STLS", "+OK")):
+        c = Client(inst.port(name))
+        c.line()
+        if hello is not None:
+            c.send(hello.encode() + b"\r\n")
+            c.lines_until("250 ")
+        assert c.cmd(starttls).startswith(go)
+        with pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL"):
+            tls_context(max_version=ssl.TLSVersion.TLSv1_1).wrap_socket(c.sock)
+        c.close()
+    wait_for(lambda: inst.log_text().count("unsupported protocol") >= 2,
+             what="the server's log of the refused handshakes")
+
+
 def test_starttls_smtp_imap_pop3(serve):
     inst = serve()
     for name in ("smtp", "submission"):
