@@ -13,6 +13,7 @@
 #include "account/directory.h"
 #include "account/resolve.h"
 #include "core/buf.h"
+#include "core/fileio.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -95,22 +96,11 @@ static int read_message(struct deliver *d, const char *id, struct buf *out, char
 	int fd = spool_open_message(d->spool_dir, id, error_r);
 	if (fd < 0)
 		return -1;
-	char chunk[65536];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			*error_r = xasprintf("%s/%s.msg: read: %s", d->spool_dir, id, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		buf_append(out, chunk, (size_t)n);
-	}
+	char *name = xasprintf("%s/%s.msg", d->spool_dir, id);
+	int r = fileio_read_fd(fd, name, out, error_r);
+	free(name);
 	close(fd);
-	return 0;
+	return r;
 }
 
 /* Whether the header block of msg has "Delivered-To: address" (any case,

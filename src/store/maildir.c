@@ -20,6 +20,7 @@
 
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "core/fileio.h"
 #include "store/store_int.h"
 
 static const struct { char letter; unsigned flag; } flag_letters[] = {
@@ -230,7 +231,7 @@ static int import_folder(struct store_user *u, const char *dir, const char *name
 		struct buf data = BUF_INIT;
 		struct stat st;
 		char *err = NULL;
-		if (stat(files[i].path, &st) < 0 || store_read_file(files[i].path, &data, &err) < 0) {
+		if (stat(files[i].path, &st) < 0 || fileio_read_file(files[i].path, &data, &err) < 0) {
 			log_warn("store", "event=import_skip path=\"%s\" error=\"%s\"", files[i].path,
 				 err != NULL ? err : strerror(errno));
 			free(err);

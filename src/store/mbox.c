@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "core/fileio.h"
 #include "store/store_int.h"
 
 /* ---- import ---- */
@@ -108,7 +109,7 @@ static int import_file(struct store_user *u, const char *path, const char *name,
 {
 	struct buf data = BUF_INIT;
 	struct import_batch *b = NULL;
-	if (store_read_file(path, &data, error_r) < 0)
+	if (fileio_read_file(path, &data, error_r) < 0)
 		return -1;
 	const char *p = buf_cstr(&data), *end = p + data.len;
 	if (data.len > 0 && !is_from_line(p, end)) {

@@ -188,8 +188,6 @@ int store_blob_from_unix(struct store *s, const void *data, size_t len,
 			 struct store_blob_writer **w_r, char **error_r);
 /* The message with CRLF turned into LF. */
 void store_crlf_to_lf(const void *data, size_t len, struct buf *out);
-/* Read a whole file. */
-int store_read_file(const char *path, struct buf *out, char **error_r);
 
 /* Messages gathered for one mailbox and appended in batches: the blobs of a
  * batch committed together, then one append transaction. */

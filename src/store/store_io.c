@@ -65,30 +65,6 @@ void store_crlf_to_lf(const void *data, size_t len, struct buf *out)
 	}
 }
 
-int store_read_file(const char *path, struct buf *out, char **error_r)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*error_r = xasprintf("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	char chunk[65536];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			*error_r = xasprintf("%s: read: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		buf_append(out, chunk, (size_t)n);
-	}
-	close(fd);
-	return 0;
-}
 
 /* ---- batched appends ---- */
 
