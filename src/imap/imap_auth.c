@@ -9,9 +9,9 @@
  *   initial-resp  = (base64 / "=")
  *   continue-req  = "+" SP (resp-text / base64) CRLF
  *
- * Both are refused before TLS (LOGINDISABLED is advertised then). A literal
- * as LOGIN argument is answered BAD for now: literals come with the IMAP
- * engine's argument reader.
+ * Both are refused before TLS (LOGINDISABLED is advertised then). Once the
+ * credentials are good the account's mail is opened (imap_login_complete)
+ * before the tagged OK.
  *
  * Replies:
  *   TAG OK [CAPABILITY ...] LOGIN completed          (AUTHENTICATE completed)
@@ -23,7 +23,6 @@
  *   TAG NO Unsupported authentication mechanism
  *   TAG BAD Authentication cancelled                 "*" (RFC 9051 6.2.2)
  *   TAG BAD Invalid authentication response: WHY     bad base64, bad fields, NUL
- *   TAG BAD Literals are not supported yet; use a quoted string
  *   TAG BAD Already authenticated
  *
  * While the credentials are checked the session reads no further command;
@@ -38,12 +37,6 @@
 #include "account/directory.h"
 #include "account/sasl.h"
 #include "core/xmalloc.h"
-#include "imap/imap_args.h"
-
-bool imap_login_allowed(const struct session *s)
-{
-	return s->tls;
-}
 
 void imap_auth_abort(struct imap_state *st)
 {
@@ -66,18 +59,11 @@ static void verified(enum auth_result result, const struct account_info *account
 	st->pending = NULL;
 	session_resume_input(s);
 	switch (result) {
-	case AUTH_OK: {
-		st->state = IMAP_AUTHENTICATED;
-		st->user = xstrdup(account->address);
-		log_msg(LOGL_INFO, "imap", s->id, "event=login user=%s method=%s", st->user,
-			st->method);
-		struct buf caps = BUF_INIT;
-		imap_capabilities(s, &caps);
-		session_printf(s, "%s OK [CAPABILITY %s] %s completed\r\n", st->tag,
-			       buf_cstr(&caps), st->command);
-		buf_free(&caps);
-		break;
-	}
+	case AUTH_OK:
+		/* The tagged reply comes once the mail is open; st->tag stays. */
+		sasl_free(&st->sasl);
+		imap_login_complete(s, account->id, account->address, account->quota_bytes);
+		return;
 	case AUTH_FAILED:
 		session_printf(s, "%s NO [AUTHENTICATIONFAILED] Authentication failed\r\n", st->tag);
 		break;
@@ -125,51 +111,21 @@ static bool may_login(struct session *s, const char *tag, const char *command)
 	return true;
 }
 
-static void wipe(struct buf *b)
+static void cmd_login(struct session *s, struct imap_state *st, const struct imap_command *pc,
+		      bool uid)
 {
-	if (b->data != NULL)
-		secure_zero(b->data, b->cap);
-	buf_free(b);
-}
-
-void imap_cmd_login(struct session *s, struct imap_state *st, const char *tag, const char *args)
-{
-	if (!may_login(s, tag, "LOGIN"))
+	if (!may_login(s, pc->tag, "LOGIN"))
 		return;
-	if (args == NULL) {
-		session_printf(s, "%s BAD Syntax: LOGIN userid password\r\n", tag);
+	const char *user = pc->count == 2 ? imap_arg_astring(&pc->args[0]) : NULL;
+	const char *pass = pc->count == 2 ? imap_arg_astring(&pc->args[1]) : NULL;
+	if (user == NULL || pass == NULL) {
+		session_printf(s, "%s BAD Syntax: LOGIN userid password\r\n", pc->tag);
 		return;
 	}
-	size_t len = strlen(args), pos = 0;
-	struct buf user = BUF_INIT, pass = BUF_INIT;
-	const char *error = NULL;
-	enum imap_arg_result r = imap_parse_astring(args, len, &pos, &user, &error);
-	if (r == IMAP_ARG_OK) {
-		if (pos < len && args[pos] == ' ') {
-			pos++;
-			r = imap_parse_astring(args, len, &pos, &pass, &error);
-		} else {
-			r = IMAP_ARG_BAD;
-			error = "Syntax: LOGIN userid password";
-		}
-	}
-	if (r == IMAP_ARG_OK && pos != len) {
-		r = IMAP_ARG_BAD;
-		error = "Syntax: LOGIN userid password";
-	}
-	if (r == IMAP_ARG_LITERAL) {
-		session_printf(s, "%s BAD Literals are not supported yet; use a quoted string\r\n",
-			       tag);
-	} else if (r == IMAP_ARG_BAD) {
-		session_printf(s, "%s BAD %s\r\n", tag, error);
-	} else {
-		st->tag = xstrdup(tag);
-		st->command = "LOGIN";
-		snprintf(st->method, sizeof st->method, "LOGIN");
-		verify(s, st, buf_cstr(&user), buf_cstr(&pass));
-	}
-	wipe(&user);
-	wipe(&pass);
+	st->tag = xstrdup(pc->tag);
+	st->command = "LOGIN";
+	snprintf(st->method, sizeof st->method, "LOGIN");
+	verify(s, st, user, pass);
 }
 
 static void exchange_step(struct session *s, struct imap_state *st, const char *response)
@@ -199,28 +155,25 @@ static void exchange_step(struct session *s, struct imap_state *st, const char *
 	buf_free(&challenge);
 }
 
-void imap_cmd_authenticate(struct session *s, struct imap_state *st, const char *tag,
-			   const char *args)
+static void cmd_authenticate(struct session *s, struct imap_state *st,
+			     const struct imap_command *pc, bool uid)
 {
-	if (!may_login(s, tag, "AUTHENTICATE"))
+	if (!may_login(s, pc->tag, "AUTHENTICATE"))
 		return;
-	/* auth-type [SP initial-resp], one space, nothing after */
-	size_t mlen = args != NULL ? strcspn(args, " ") : 0;
-	const char *initial = args != NULL && args[mlen] == ' ' ? args + mlen + 1 : NULL;
-	if (mlen == 0 || mlen > 20 ||
-	    (initial != NULL && (*initial == '\0' || strchr(initial, ' ') != NULL))) {
-		session_printf(s, "%s BAD Syntax: AUTHENTICATE mechanism [initial-response]\r\n", tag);
+	/* auth-type [SP initial-resp] */
+	const char *mech = pc->count >= 1 && pc->count <= 2 ? imap_arg_atom(&pc->args[0]) : NULL;
+	const char *initial = pc->count == 2 ? imap_arg_atom(&pc->args[1]) : NULL;
+	if (mech == NULL || strlen(mech) > 20 || (pc->count == 2 && initial == NULL)) {
+		session_printf(s, "%s BAD Syntax: AUTHENTICATE mechanism [initial-response]\r\n",
+			       pc->tag);
 		return;
 	}
-	char mech[21];
-	memcpy(mech, args, mlen);
-	mech[mlen] = '\0';
 	st->sasl = sasl_new(mech);
 	if (st->sasl == NULL) {
-		session_printf(s, "%s NO Unsupported authentication mechanism\r\n", tag);
+		session_printf(s, "%s NO Unsupported authentication mechanism\r\n", pc->tag);
 		return;
 	}
-	st->tag = xstrdup(tag);
+	st->tag = xstrdup(pc->tag);
 	st->command = "AUTHENTICATE";
 	snprintf(st->method, sizeof st->method, "sasl:%s", sasl_mech_name(st->sasl));
 	exchange_step(s, st, initial);
@@ -242,3 +195,9 @@ void imap_auth_response_too_long(struct session *s, struct imap_state *st)
 	session_printf(s, "%s BAD [TOOBIG] Authentication response too long\r\n", st->tag);
 	finish(st);
 }
+
+const struct imap_command_def imap_cmds_auth[] = {
+	{ "LOGIN", IMAP_IN_NOTAUTH, 0, cmd_login, NULL },
+	{ "AUTHENTICATE", IMAP_IN_NOTAUTH, 0, cmd_authenticate, NULL },
+	{ NULL, 0, 0, NULL, NULL },
+};

@@ -528,6 +528,11 @@ static void flush_tls_alert(struct session *s)
 
 /* ---- STARTTLS ---- */
 
+struct event_base *session_base(const struct session *s)
+{
+	return s->server->base;
+}
+
 SSL *session_ssl(const struct session *s)
 {
 	return s->tls && s->state != SESSION_CLOSED ? bufferevent_openssl_get_ssl(s->bev) : NULL;

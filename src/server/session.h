@@ -209,6 +209,9 @@ void session_resume_input(struct session *s);
  * Not called once the session is closing. */
 void session_on_drain(struct session *s, void (*cb)(struct session *s));
 
+/* The worker's event loop, for a protocol's own events (a store watch). */
+struct event_base *session_base(const struct session *s);
+
 /* The TLS connection once s->tls is true (version and cipher for a Received
  * header, channel binding), else NULL. */
 SSL *session_ssl(const struct session *s);

@@ -10,6 +10,7 @@
 
 #include "account/db.h"   /* the general statement helpers: db_prepare, db_step, ... */
 #include "core/buf.h"
+#include "core/mutf7.h"
 #include "store/store.h"
 
 #define STORE_BLOBS_DB   "blobs.db"
@@ -174,11 +175,6 @@ int mailbox_raise_uidnext(struct store_mailbox *mb, uint32_t uidnext, char **err
 int fts_insert(struct store_user *u, long long content_id, const struct store_meta *m,
 	       char **error_r);
 int fts_delete(struct store_user *u, long long content_id, char **error_r);
-
-/* ---- mutf7.c: modified UTF-7 (Maildir++ folder names, RFC 3501 5.1.3) ---- */
-
-int mutf7_decode(const char *in, struct buf *out);   /* -1 when invalid */
-void mutf7_encode(const char *utf8, struct buf *out);
 
 /* ---- store_io.c: shared by the importers and exporters ---- */
 

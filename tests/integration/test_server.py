@@ -195,9 +195,9 @@ def test_every_listener_greets(serve):
         assert Client(inst.port(name)).line() == f"220 {host} ESMTP Surel"
     assert Client(inst.port("smtps"), tls=True).line() == f"220 {host} ESMTP Surel"
     assert Client(inst.port("imap")).line() == \
-        "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED] Surel ready"
+        "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE STARTTLS LOGINDISABLED] Surel ready"
     assert Client(inst.port("imaps"), tls=True).line() == \
-        "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN AUTH=LOGIN SASL-IR] Surel ready"
+        "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE AUTH=PLAIN AUTH=LOGIN SASL-IR] Surel ready"
     assert Client(inst.port("pop3")).line() == "+OK Surel ready"
     assert Client(inst.port("pop3s"), tls=True).line() == "+OK Surel ready"
     log = inst.log_text()
@@ -249,7 +249,8 @@ def test_smtp_commands(serve):
 def test_imap_commands(serve):
     inst = serve()
     m = imaplib.IMAP4(HOST, inst.port("imap"), timeout=5)
-    assert m.capabilities == ("IMAP4REV1", "IMAP4REV2", "STARTTLS", "LOGINDISABLED")
+    assert m.capabilities == ("IMAP4REV1", "IMAP4REV2", "LITERAL+", "ID", "ENABLE", "STARTTLS",
+                              "LOGINDISABLED")
     assert m.noop()[0] == "OK"
     with pytest.raises(imaplib.IMAP4.error, match=r"\[PRIVACYREQUIRED\]"):
         m.login("alice", "secret")
@@ -263,11 +264,11 @@ def test_imap_commands(serve):
     assert c.cmd("a2b SELECT INBOX") == "a2b BAD Command not valid before login"
     assert c.cmd("a3 noop") == "a3 OK NOOP completed"
     assert c.cmd("a4 NOOP extra") == "a4 BAD NOOP takes no arguments"
-    assert c.cmd("") == "* BAD Missing tag"
-    assert c.cmd("+x NOOP") == "* BAD Missing tag"
-    assert c.cmd("a{1 NOOP") == "* BAD Invalid character in tag"
+    assert c.cmd("") == "* BAD Empty command"
+    assert c.cmd("+x NOOP") == "* BAD Invalid tag"
+    assert c.cmd("a{1 NOOP") == "* BAD Invalid tag"
     assert c.cmd("a5") == "a5 BAD Missing command"
-    assert c.cmd("a]6 CAPABILITY") == "* CAPABILITY IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED"
+    assert c.cmd("a]6 CAPABILITY") == "* CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE STARTTLS LOGINDISABLED"
     assert c.line() == "a]6 OK CAPABILITY completed"
     assert c.cmd("z LOGOUT") == "* BYE Surel logging out"
     assert c.line() == "z OK LOGOUT completed"
@@ -345,7 +346,8 @@ def test_starttls_smtp_imap_pop3(serve):
 
     m = imaplib.IMAP4(HOST, inst.port("imap"), timeout=5)
     assert m.starttls(ssl_context=tls_context())[0] == "OK"
-    assert m.capabilities == ("IMAP4REV1", "IMAP4REV2", "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR")
+    assert m.capabilities == ("IMAP4REV1", "IMAP4REV2", "LITERAL+", "ID", "ENABLE", "AUTH=PLAIN",
+                              "AUTH=LOGIN", "SASL-IR")
     assert m.noop()[0] == "OK"
     assert m.logout()[0] == "BYE"
 
@@ -493,8 +495,8 @@ def test_sigterm_says_goodbye_and_exits_0(serve):
     start = time.monotonic()
     inst.signal(signal.SIGTERM)
     assert smtp.line() == f"421 4.3.2 {hostname()} Service shutting down"
-    assert imap.line() == "* BYE Server shutting down"
-    assert imaps.line() == "* BYE Server shutting down"
+    assert imap.line() == "* BYE [UNAVAILABLE] Server shutting down"
+    assert imaps.line() == "* BYE [UNAVAILABLE] Server shutting down"
     assert pop3.line() == "-ERR [SYS/TEMP] Server shutting down"
     for c in (smtp, imap, imaps, pop3):
         assert c.at_eof()
@@ -543,7 +545,7 @@ def test_reload_moves_a_listener(serve):
     assert greets(inst.port("smtp"), "220 ")                  # unchanged listener
     assert "event=reload result=ok" in inst.log_text()
     # ...and is told goodbye after server.shutdown_timeout
-    assert before.line() == "* BYE Server shutting down"
+    assert before.line() == "* BYE [UNAVAILABLE] Server shutting down"
     wait_for(lambda: not set(workers_of(inst)) & old_workers, what="old workers to exit")
     assert len(workers_of(inst)) == 2
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "core/mutf7.h"
 
 static const char b64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
@@ -122,14 +122,14 @@ static uint32_t next_cp(const unsigned char **pp)
 	return cp;
 }
 
-/* Characters written as themselves; '.' is encoded too, since Maildir++
- * uses it as the hierarchy separator. */
-static bool direct(uint32_t cp)
+/* Characters written as themselves; for Maildir++ '.' is encoded too,
+ * since it is the hierarchy separator there. */
+static bool direct(uint32_t cp, bool dot)
 {
-	return cp >= 0x20 && cp <= 0x7e && cp != '&' && cp != '.';
+	return cp >= 0x20 && cp <= 0x7e && cp != '&' && (cp != '.' || !dot);
 }
 
-void mutf7_encode(const char *utf8, struct buf *out)
+static void encode(const char *utf8, struct buf *out, bool dot)
 {
 	const unsigned char *p = (const unsigned char *)utf8;
 	while (*p != '\0') {
@@ -139,7 +139,7 @@ void mutf7_encode(const char *utf8, struct buf *out)
 			continue;
 		}
 		const unsigned char *q = p;
-		if (direct(next_cp(&q))) {
+		if (direct(next_cp(&q), dot)) {
 			buf_putc(out, (char)*p);
 			p = q;
 			continue;
@@ -151,7 +151,7 @@ void mutf7_encode(const char *utf8, struct buf *out)
 		while (*p != '\0') {
 			q = p;
 			uint32_t cp = next_cp(&q);
-			if (direct(cp) || cp == '&')
+			if (direct(cp, dot) || cp == '&')
 				break;
 			p = q;
 			uint32_t units[2];
@@ -176,4 +176,14 @@ void mutf7_encode(const char *utf8, struct buf *out)
 			buf_putc(out, b64[(bits << (6 - nbits)) & 0x3f]);
 		buf_putc(out, '-');
 	}
+}
+
+void mutf7_encode(const char *utf8, struct buf *out)
+{
+	encode(utf8, out, true);
+}
+
+void mutf7_encode_imap(const char *utf8, struct buf *out)
+{
+	encode(utf8, out, false);
 }
