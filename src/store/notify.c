@@ -1,7 +1,14 @@
 /* Change notification across processes: every commit writes the user's
  * changes file (store_notify); a watcher follows it with inotify on its
- * event loop. Where inotify is not available (or runs out of watches) the
- * watcher polls the file's modification time twice a second instead. */
+ * event loop.
+ *
+ * All the watches of one event loop share one inotify instance (a hub): the
+ * kernel allows few instances per user (fs.inotify.max_user_instances, 128
+ * by default) but many watches, and an IMAP worker holds one watch per
+ * logged-in session. Watches of one user's file share the kernel's watch
+ * descriptor; it is removed with the last of them. Where inotify is not
+ * available (or runs out of watches) a watcher polls the file's modification
+ * time twice a second instead. */
 #include <errno.h>
 #include <event2/event.h>
 #include <limits.h>
@@ -15,30 +22,168 @@
 #include "core/xmalloc.h"
 #include "store/store_int.h"
 
+struct watch_hub;
+
 struct store_watch {
 	char *path;
-	int fd;                    /* inotify, or -1 when polling */
-	struct event *ev;
+	struct watch_hub *hub;     /* inotify, or NULL when polling */
+	int wd;
+	bool fired;                /* hub: an event for wd in this burst */
+	struct event *ev;          /* polling */
 	struct timespec mtime;     /* polling: last seen */
 	off_t size;
 	void (*cb)(void *ctx);
 	void *ctx;
 };
 
-static void on_inotify(evutil_socket_t fd, short what, void *arg)
+/* One inotify instance for the watches of one event loop. */
+struct watch_hub {
+	struct event_base *base;
+	int fd;
+	struct event *ev;
+	struct store_watch **watches;   /* NULL slots while dispatching */
+	size_t count, cap;
+	unsigned dispatching;
+	struct watch_hub *next;
+};
+
+/* The hubs of this thread (an event loop belongs to one thread). */
+static _Thread_local struct watch_hub *hubs;
+
+static void hub_free(struct watch_hub *hub)
 {
-	struct store_watch *w = arg;
+	for (struct watch_hub **p = &hubs; *p != NULL; p = &(*p)->next) {
+		if (*p == hub) {
+			*p = hub->next;
+			break;
+		}
+	}
+	event_free(hub->ev);
+	close(hub->fd);
+	free(hub->watches);
+	free(hub);
+}
+
+/* Drop the NULL slots left by watches freed during a dispatch. */
+static void hub_compact(struct watch_hub *hub)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < hub->count; i++)
+		if (hub->watches[i] != NULL)
+			hub->watches[k++] = hub->watches[i];
+	hub->count = k;
+}
+
+static void mark_fired(struct watch_hub *hub, int wd)
+{
+	for (size_t i = 0; i < hub->count; i++)
+		if (hub->watches[i] != NULL && hub->watches[i]->wd == wd)
+			hub->watches[i]->fired = true;
+}
+
+static void on_hub_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct watch_hub *hub = arg;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool changed = false;
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof buf);
 		if (n <= 0)
 			break;
-		changed = true;   /* one callback for a burst of events */
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const struct inotify_event *)p;
+			mark_fired(hub, e->wd);
+			p += sizeof *e + e->len;
+		}
 	}
-	if (changed)
+	/* One callback per watch for a burst of events. A callback may free
+	 * any watch (its slot becomes NULL) or add one (appended, not fired). */
+	hub->dispatching++;
+	for (size_t i = 0; i < hub->count; i++) {
+		struct store_watch *w = hub->watches[i];
+		if (w == NULL || !w->fired)
+			continue;
+		w->fired = false;
 		w->cb(w->ctx);
+	}
+	hub->dispatching--;
+	if (hub->dispatching == 0) {
+		hub_compact(hub);
+		if (hub->count == 0)
+			hub_free(hub);
+	}
 }
+
+static struct watch_hub *hub_for(struct event_base *base)
+{
+	for (struct watch_hub *h = hubs; h != NULL; h = h->next)
+		if (h->base == base)
+			return h;
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0) {
+		log_warn("store", "event=inotify_unavailable error=\"%s\" fallback=poll",
+			 strerror(errno));
+		return NULL;
+	}
+	struct watch_hub *hub = xcalloc(1, sizeof *hub);
+	hub->base = base;
+	hub->fd = fd;
+	hub->ev = event_new(base, fd, EV_READ | EV_PERSIST, on_hub_read, hub);
+	if (hub->ev == NULL || event_add(hub->ev, NULL) < 0) {
+		if (hub->ev != NULL)
+			event_free(hub->ev);
+		close(fd);
+		free(hub);
+		return NULL;
+	}
+	hub->next = hubs;
+	hubs = hub;
+	return hub;
+}
+
+static int hub_add(struct watch_hub *hub, struct store_watch *w)
+{
+	w->wd = inotify_add_watch(hub->fd, w->path, IN_MODIFY | IN_CLOSE_WRITE);
+	if (w->wd < 0) {
+		log_warn("store", "event=inotify_unavailable path=%s error=\"%s\" fallback=poll",
+			 w->path, strerror(errno));
+		if (hub->count == 0)
+			hub_free(hub);
+		return -1;
+	}
+	if (hub->count == hub->cap) {
+		hub->cap = hub->cap ? hub->cap * 2 : 16;
+		hub->watches = xrealloc(hub->watches, hub->cap * sizeof *hub->watches);
+	}
+	hub->watches[hub->count++] = w;
+	w->hub = hub;
+	return 0;
+}
+
+static void hub_remove(struct store_watch *w)
+{
+	struct watch_hub *hub = w->hub;
+	bool shared = false;
+	size_t slot = hub->count;
+	for (size_t i = 0; i < hub->count; i++) {
+		if (hub->watches[i] == w)
+			slot = i;
+		else if (hub->watches[i] != NULL && hub->watches[i]->wd == w->wd)
+			shared = true;
+	}
+	if (!shared)
+		inotify_rm_watch(hub->fd, w->wd);
+	if (slot == hub->count)
+		return;
+	if (hub->dispatching > 0) {
+		hub->watches[slot] = NULL;
+		return;
+	}
+	hub->watches[slot] = hub->watches[--hub->count];
+	if (hub->count == 0)
+		hub_free(hub);
+}
+
+/* ---- polling ---- */
 
 static void on_poll(evutil_socket_t fd, short what, void *arg)
 {
@@ -77,23 +222,9 @@ int store_user_watch(struct store_user *u, struct event_base *base, void (*cb)(v
 	w->path = xasprintf("%s/" STORE_CHANGES, u->dir);
 	w->cb = cb;
 	w->ctx = ctx;
-	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (w->fd >= 0 && inotify_add_watch(w->fd, w->path, IN_MODIFY | IN_CLOSE_WRITE) < 0) {
-		log_warn("store", "event=inotify_unavailable path=%s error=\"%s\" fallback=poll",
-			 w->path, strerror(errno));
-		close(w->fd);
-		w->fd = -1;
-	}
-	int rc;
-	if (w->fd < 0) {
-		rc = start_polling(w, base, error_r);
-	} else {
-		w->ev = event_new(base, w->fd, EV_READ | EV_PERSIST, on_inotify, w);
-		rc = w->ev != NULL && event_add(w->ev, NULL) == 0 ? 0 : -1;
-		if (rc < 0)
-			*error_r = xstrdup("cannot add the inotify descriptor to the event loop");
-	}
-	if (rc < 0) {
+	w->wd = -1;
+	struct watch_hub *hub = hub_for(base);
+	if ((hub == NULL || hub_add(hub, w) < 0) && start_polling(w, base, error_r) < 0) {
 		store_watch_free(&w);
 		return -1;
 	}
@@ -106,10 +237,10 @@ void store_watch_free(struct store_watch **wp)
 	struct store_watch *w = *wp;
 	if (w == NULL)
 		return;
+	if (w->hub != NULL)
+		hub_remove(w);
 	if (w->ev != NULL)
 		event_free(w->ev);
-	if (w->fd >= 0)
-		close(w->fd);
 	free(w->path);
 	free(w);
 	*wp = NULL;

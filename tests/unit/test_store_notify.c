@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -192,6 +193,73 @@ static void expect_uids(struct store_mailbox *mb, enum store_search_field field,
 	store_uid_list_free(&found);
 }
 
+/* Many watches on one loop share one inotify instance (the kernel allows
+ * 128 instances per user by default): 300 watches all fire, and a callback
+ * may free other watches while the hub dispatches. */
+#define MANY_WATCHES 300
+
+struct many {
+	struct event_base *base;
+	struct store_watch *watches[MANY_WATCHES];
+	int fired[MANY_WATCHES];
+	int total;
+};
+
+struct many_ref {
+	struct many *m;
+	int i;
+};
+
+static void on_many(void *ctx)
+{
+	struct many_ref *r = ctx;
+	r->m->fired[r->i]++;
+	r->m->total++;
+	/* the first one to fire frees the last one (not yet called) */
+	if (r->m->total == 1 && r->i != MANY_WATCHES - 1)
+		store_watch_free(&r->m->watches[MANY_WATCHES - 1]);
+	if (r->m->total == MANY_WATCHES - 1)
+		event_base_loopbreak(r->m->base);
+}
+
+static int open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+static void test_many_watches_share_one_instance(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+	static struct many m;
+	static struct many_ref refs[MANY_WATCHES];
+	memset(&m, 0, sizeof m);
+	m.base = event_base_new();
+	int fds_before = open_fds();
+	for (int i = 0; i < MANY_WATCHES; i++) {
+		refs[i] = (struct many_ref){ &m, i };
+		ok(store_user_watch(f->u, m.base, on_many, &refs[i], &m.watches[i], &err), &err);
+	}
+	assert_true(open_fds() - fds_before <= 1);
+	pid_t pid = child(f, OP_CREATE);
+	struct timeval two = { 2, 0 };
+	event_base_loopexit(m.base, &two);
+	event_base_dispatch(m.base);
+	reap(pid);
+	assert_int_equal(m.total, MANY_WATCHES - 1);
+	for (int i = 0; i < MANY_WATCHES - 1; i++)
+		assert_int_equal(m.fired[i], 1);
+	assert_null(m.watches[MANY_WATCHES - 1]);
+	for (int i = 0; i < MANY_WATCHES; i++)
+		store_watch_free(&m.watches[i]);
+	assert_int_equal(open_fds(), fds_before);   /* the hub went with its last watch */
+	event_base_free(m.base);
+}
+
 static void test_fts(void **state)
 {
 	struct fx *f = *state;
@@ -236,6 +304,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_notify_across_processes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_many_watches_share_one_instance, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fts, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
