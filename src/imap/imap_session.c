@@ -174,6 +174,30 @@ static void job_work(void *arg)
 
 static void job_resubmit(struct session *s);
 
+static void release_external(void *ext, void *ctx)
+{
+	struct imap_literal_blob *lb = ext;
+	imap_literal_blob_free(&lb);
+}
+
+void imap_literal_blob_free(struct imap_literal_blob **lbp)
+{
+	struct imap_literal_blob *lb = *lbp;
+	if (lb == NULL)
+		return;
+	if (lb->writer != NULL)
+		store_blob_abort(&lb->writer);
+	free(lb->error);
+	free(lb);
+	*lbp = NULL;
+}
+
+static void reset_parser(struct imap_state *st)
+{
+	imap_parser_each_external(st->parser, release_external, NULL);
+	imap_parser_reset(st->parser);
+}
+
 static void finish_command(struct session *s, struct imap_state *st, struct imap_cmd *c)
 {
 	if (c->tag != NULL) {
@@ -186,7 +210,7 @@ static void finish_command(struct session *s, struct imap_state *st, struct imap
 		session_close_after_flush(s);
 	st->cmd = NULL;
 	cmd_free(c);
-	imap_parser_reset(st->parser);
+	reset_parser(st);
 	session_resume_input(s);
 }
 
@@ -393,30 +417,6 @@ static void on_store_change(void *arg)
 }
 
 /* ---- input ---- */
-
-static void release_external(void *ext, void *ctx)
-{
-	struct imap_literal_blob *lb = ext;
-	imap_literal_blob_free(&lb);
-}
-
-void imap_literal_blob_free(struct imap_literal_blob **lbp)
-{
-	struct imap_literal_blob *lb = *lbp;
-	if (lb == NULL)
-		return;
-	if (lb->writer != NULL)
-		store_blob_abort(&lb->writer);
-	free(lb->error);
-	free(lb);
-	*lbp = NULL;
-}
-
-static void reset_parser(struct imap_state *st)
-{
-	imap_parser_each_external(st->parser, release_external, NULL);
-	imap_parser_reset(st->parser);
-}
 
 /* "{123}" / "{123+}" / "~{123}" at the end of a line: a refused command goes
  * on with a literal. */
