@@ -5,7 +5,12 @@
  * "+ idling", then untagged responses as the selected mailbox changes: the
  * store's change notification (inotify across processes) wakes the session,
  * which syncs on the thread pool within a second of the change. "DONE" (any
- * case) ends it with the tagged OK; any other line ends it with BAD. */
+ * case) ends it with the tagged OK; any other line ends it with BAD.
+ *
+ * While it idles a session holds no store handle (imap_hibernate): an idle
+ * session costs its TLS connection and its view of the selected mailbox,
+ * a few dozen kilobytes, where an open SQLite index costs hundreds. The
+ * handles come back for each update and for the next command. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,8 +27,7 @@ static void cmd_idle(struct session *s, struct imap_state *st, const struct imap
 	}
 	st->idle_tag = xstrdup(pc->tag);
 	session_printf(s, "+ idling\r\n");
-	if (st->sel != NULL)
-		imap_idle_update(s);   /* whatever changed since the last command */
+	imap_idle_start(s);
 }
 
 void imap_idle_line(struct session *s, struct imap_state *st, const char *line, size_t len)

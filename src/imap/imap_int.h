@@ -111,6 +111,9 @@ struct imap_state {
 	char *idle_tag;
 	bool changed;                   /* the store said something changed */
 	bool sync_running;              /* an IDLE update is on the pool */
+	/* Idle sessions give their store handles back (the SQLite connections
+	 * are most of a session's memory); the next job takes them again. */
+	bool hibernating;
 };
 
 /* A message literal of APPEND, streamed into a blob as it arrived: the
@@ -217,8 +220,9 @@ void imap_run_internal(struct session *s, imap_store_fn *fn,
 void imap_login_complete(struct session *s, long long account_id, const char *address,
 			 long long quota_bytes);
 
-/* IDLE: run an update now if the store changed (imap_session.c), and a
- * line while idling (cmd_idle.c: "DONE"). */
+/* IDLE: start (updates, then hibernation), run an update now if the store
+ * changed (imap_session.c), and a line while idling (cmd_idle.c: "DONE"). */
+void imap_idle_start(struct session *s);
 void imap_idle_update(struct session *s);
 void imap_idle_line(struct session *s, struct imap_state *st, const char *line, size_t len);
 
@@ -239,6 +243,12 @@ void imap_unselect(struct imap_state *st);
  * (EXISTS, EXPUNGE or VANISHED, FETCH FLAGS) to c->out; expunges only when
  * allowed. Returns -1 when the mailbox has gone (the session must end). */
 int imap_sync(struct imap_cmd *c, bool allow_expunge);
+/* On the pool: close the session's store handles, keeping the view of the
+ * selected mailbox (its UIDs, MODSEQ, name). */
+void imap_hibernate(struct imap_state *st);
+/* On the pool: open them again (the selected mailbox by name, checked by
+ * UIDVALIDITY). Returns -1 when the store or the mailbox is gone. */
+int imap_wake(struct imap_cmd *c);
 /* Note a MODSEQ given by this session's own STORE (not echoed by sync). */
 void imap_sync_own(struct imap_selected *sel, uint64_t modseq);
 /* Remove uids (expunged by this session) from the view, appending EXPUNGE or

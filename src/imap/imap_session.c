@@ -162,6 +162,13 @@ static void job_work(void *arg)
 	struct imap_job *job = arg;
 	struct imap_cmd *c = job->c;
 	c->more = false;
+	if (c->st->hibernating && imap_wake(c) < 0) {
+		buf_append_str(&c->out, "* BYE [UNAVAILABLE] The selected mailbox is gone\r\n");
+		c->close = true;
+		if (!job->internal && c->result == NULL)
+			imap_no(c, "[UNAVAILABLE] Mailbox unavailable");
+		return;
+	}
 	c->run(c);
 	if (c->more || c->no_sync || job->internal)
 		return;
@@ -381,7 +388,37 @@ static void idle_sync(struct imap_cmd *c)
 	if (c->st->sel != NULL && imap_sync(c, true) < 0) {
 		buf_append_str(&c->out, "* BYE [UNAVAILABLE] The selected mailbox was deleted\r\n");
 		c->close = true;
+		return;
 	}
+	if (c->st->idle_tag != NULL)   /* still idling: give the handles back */
+		imap_hibernate(c->st);
+}
+
+/* IDLE: the session gives its store handles back while it waits. */
+static void hibernate(struct imap_cmd *c)
+{
+	imap_hibernate(c->st);
+}
+
+static void hibernated(struct session *s, struct imap_cmd *c)
+{
+	struct imap_state *st = s->data;
+	st->sync_running = false;
+	if (st->changed && st->idle_tag != NULL)
+		imap_idle_update(s);
+}
+
+void imap_idle_start(struct session *s)
+{
+	struct imap_state *st = s->data;
+	if (st->sel != NULL && st->changed) {
+		imap_idle_update(s);   /* whatever changed since the last command */
+		return;
+	}
+	if (st->cmd != NULL || st->sync_running || st->hibernating)
+		return;
+	st->sync_running = true;
+	imap_run_internal(s, hibernate, hibernated, NULL);
 }
 
 static void idle_synced(struct session *s, struct imap_cmd *c)
@@ -662,7 +699,8 @@ static void dispatch(struct session *s, struct imap_state *st, const struct imap
 		return;
 	}
 	bool on_pool = d->run != NULL &&
-		       (d->loop == NULL || ((d->flags & IMAP_CMD_POOL_LOGGED) && st->su != NULL));
+		       (d->loop == NULL ||
+			((d->flags & IMAP_CMD_POOL_LOGGED) && st->state != IMAP_NOT_AUTHENTICATED));
 	if (!on_pool) {
 		struct imap_command sub = { pc->tag, name, args, count };
 		d->loop(s, st, &sub, uid);

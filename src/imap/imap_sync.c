@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/xmalloc.h"
 #include "imap/imap_int.h"
 #include "imap/imap_seqset.h"
@@ -95,6 +96,48 @@ int imap_select(struct imap_cmd *c, const char *name, bool readonly)
 	buf_appendf(o, "* OK [HIGHESTMODSEQ %" PRIu64 "] Highest\r\n", info.highestmodseq);
 	store_mailbox_info_clear(&info);
 	return 0;
+}
+
+/* ---- hibernation ---- */
+
+void imap_hibernate(struct imap_state *st)
+{
+	if (st->hibernating || st->su == NULL)
+		return;
+	if (st->sel != NULL)
+		store_mailbox_close(&st->sel->mb);
+	store_user_close(&st->su);
+	store_close(&st->store);
+	st->hibernating = true;
+}
+
+int imap_wake(struct imap_cmd *c)
+{
+	struct imap_state *st = c->st;
+	char *error = NULL;
+	if (store_open(c->cfg->server_data_dir, &st->store, &error) < 0 ||
+	    store_user_open(st->store, st->account_id, &st->su, &error) < 0) {
+		log_msg(LOGL_ERROR, "imap", c->session_id, "event=wake_failed error=\"%s\"", error);
+		free(error);
+		store_user_close(&st->su);
+		store_close(&st->store);
+		return -1;
+	}
+	st->hibernating = false;
+	if (st->sel == NULL)
+		return 0;
+	struct store_mailbox_info info = { 0 };
+	int r = 0;
+	if (store_mailbox_open(st->su, st->sel->name, &st->sel->mb, &error) < 0 ||
+	    store_mailbox_status(st->sel->mb, &info, &error) < 0 ||
+	    info.uidvalidity != st->sel->uidvalidity) {
+		/* deleted (or renamed) while the session slept */
+		free(error);
+		imap_unselect(st);
+		r = -1;
+	}
+	store_mailbox_info_clear(&info);
+	return r;
 }
 
 /* ---- sync ---- */

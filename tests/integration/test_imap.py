@@ -466,3 +466,29 @@ def test_large_fetch_is_streamed(imap):
     typ, data = m.fetch("1:*", "(UID RFC822.SIZE BODY.PEEK[HEADER])")
     assert len([d for d in data if isinstance(d, tuple)]) == 399
     m.logout()
+
+
+def test_idle_session_sleeps_and_wakes(imap):
+    """An IDLE session gives its store handles back; updates, DONE and the
+    next commands take them again; a mailbox deleted meanwhile ends it."""
+    append(imap, msg(1))
+    a, b = Imap(imap), Imap(imap)
+    b.ok("CREATE Work")
+    append(imap, msg(2), mailbox="Work")
+    a.ok("SELECT Work")
+    t = a.tag()
+    a.send(f"{t} IDLE\r\n".encode())
+    assert a.line() == "+ idling"
+    time.sleep(0.3)
+    a.send(b"DONE\r\n")
+    assert a.line() == f"{t} OK IDLE terminated"
+    assert a.ok("FETCH 1 (UID FLAGS)") == ["* 1 FETCH (UID 1 FLAGS ())"]
+    assert a.ok("UID STORE 1 +FLAGS (\\Seen)") == ["* 1 FETCH (UID 1 FLAGS (\\Seen))"]
+    t = a.tag()
+    a.send(f"{t} IDLE\r\n".encode())
+    assert a.line() == "+ idling"
+    append(imap, msg(3), mailbox="Work")
+    assert a.line() == "* 2 EXISTS"
+    b.ok("DELETE Work")
+    assert a.line() == "* BYE [UNAVAILABLE] The selected mailbox is gone"
+    assert a.at_eof()
