@@ -38,6 +38,7 @@
 
 struct auth_pending;
 struct config;
+struct event;
 struct sasl;
 
 /* RFC 9051 section 3. */
@@ -111,6 +112,7 @@ struct imap_state {
 	char *idle_tag;
 	bool changed;                   /* the store said something changed */
 	bool sync_running;              /* an IDLE update is on the pool */
+	struct event *update_timer;     /* the next IDLE update, deferred */
 	/* Idle sessions give their store handles back (the SQLite connections
 	 * are most of a session's memory); the next job takes them again. */
 	bool hibernating;

@@ -15,11 +15,14 @@
  * command is found where the client put it. */
 #include "imap/imap_session.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <event2/event.h>
 
 #include "account/sasl.h"
 #include "core/config.h"
@@ -240,7 +243,10 @@ static void job_done(void *arg)
 		job->done(s, c);
 		cmd_free(c);
 		free(job);
-		session_resume_input(s);
+		/* done() may have started the next job (another IDLE update):
+		 * input stays paused until that one is done too. */
+		if (st->cmd == NULL)
+			session_resume_input(s);
 		return;
 	}
 	if (c->more) {
@@ -269,6 +275,7 @@ static void submit(struct session *s, struct imap_cmd *c, bool internal,
 		   void (*done)(struct session *s, struct imap_cmd *c))
 {
 	struct imap_state *st = s->data;
+	assert(st->cmd == NULL);   /* one job at a time: input is paused meanwhile */
 	struct imap_job *job = xcalloc(1, sizeof *job);
 	job->s = s;
 	job->c = c;
@@ -394,6 +401,28 @@ static void idle_sync(struct imap_cmd *c)
 		imap_hibernate(c->st);
 }
 
+/* More changes came while an update ran: the next update waits a moment,
+ * so that a mailbox changing all the time neither keeps the session busy
+ * nor holds back what the client sends meanwhile (DONE). */
+#define IDLE_UPDATE_DELAY_MS 50
+
+static void deferred_update(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct imap_state *st = s->data;
+	if (st->idle_tag != NULL && st->changed)
+		imap_idle_update(s);
+}
+
+static void defer_update(struct session *s)
+{
+	struct imap_state *st = s->data;
+	if (st->update_timer == NULL)
+		st->update_timer = evtimer_new(session_base(s), deferred_update, s);
+	struct timeval tv = { 0, IDLE_UPDATE_DELAY_MS * 1000 };
+	evtimer_add(st->update_timer, &tv);
+}
+
 /* IDLE: the session gives its store handles back while it waits. */
 static void hibernate(struct imap_cmd *c)
 {
@@ -405,7 +434,7 @@ static void hibernated(struct session *s, struct imap_cmd *c)
 	struct imap_state *st = s->data;
 	st->sync_running = false;
 	if (st->changed && st->idle_tag != NULL)
-		imap_idle_update(s);
+		defer_update(s);
 }
 
 void imap_idle_start(struct session *s)
@@ -429,7 +458,7 @@ static void idle_synced(struct session *s, struct imap_cmd *c)
 	if (c->close)
 		session_close_after_flush(s);
 	else if (st->changed && st->idle_tag != NULL)
-		imap_idle_update(s);
+		defer_update(s);
 }
 
 /* An IDLE session learns of changes at once (RFC 2177). Others at their next
@@ -775,6 +804,9 @@ static void on_close(struct session *s)
 	s->data = NULL;
 	imap_auth_abort(st);
 	store_watch_free(&st->watch);
+	if (st->update_timer != NULL)
+		event_free(st->update_timer);
+	st->update_timer = NULL;
 	if (st->running_job != NULL) {
 		/* The pool thread uses the state: the job frees it. */
 		st->running_job->s = NULL;

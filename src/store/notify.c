@@ -142,7 +142,9 @@ static struct watch_hub *hub_for(struct event_base *base)
 
 static int hub_add(struct watch_hub *hub, struct store_watch *w)
 {
-	w->wd = inotify_add_watch(hub->fd, w->path, IN_MODIFY | IN_CLOSE_WRITE);
+	/* IN_MODIFY only: a process closing its changes file (every logout,
+	 * every hibernating IMAP session) writes nothing and is no change. */
+	w->wd = inotify_add_watch(hub->fd, w->path, IN_MODIFY);
 	if (w->wd < 0) {
 		log_warn("store", "event=inotify_unavailable path=%s error=\"%s\" fallback=poll",
 			 w->path, strerror(errno));

@@ -492,3 +492,27 @@ def test_idle_session_sleeps_and_wakes(imap):
     b.ok("DELETE Work")
     assert a.line() == "* BYE [UNAVAILABLE] The selected mailbox is gone"
     assert a.at_eof()
+
+
+def test_idle_updates_then_done_and_fetch(imap):
+    """Updates while idling, then DONE and a command at once: the updates
+    neither run alongside the command nor hold DONE back (a regression: an
+    update used to trigger the next one forever)."""
+    for _ in range(5):
+        append(imap, msg(1), msg(2))
+        a, b = Imap(imap), Imap(imap)
+        a.ok("SELECT INBOX")
+        t = a.tag()
+        a.send(f"{t} IDLE\r\n".encode())
+        assert a.line() == "+ idling"
+        b.ok("SELECT INBOX")
+        b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")
+        while not a.line().endswith("EXPUNGE"):
+            pass
+        a.send(b"DONE\r\n")
+        while not a.line().startswith(t):
+            pass
+        assert a.ok("FETCH 1:* UID")[0].startswith("* 1 FETCH (UID ")
+        a.close()
+        b.close()
