@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -132,6 +133,19 @@ static int parse_one_listen(const char *item, size_t len, struct listen_addr *a,
 	memcpy(text, item, len);
 	text[len] = '\0';
 
+	if (text[0] == '/') {   /* a unix socket */
+		memset(a, 0, sizeof *a);
+		struct sockaddr_un *sun = (struct sockaddr_un *)&a->ss;
+		if (len >= sizeof sun->sun_path) {
+			*error_r = xasprintf("unix socket path too long '%s'", text);
+			return -1;
+		}
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, text, len + 1);
+		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+		snprintf(a->text, sizeof a->text, "%s", text);
+		return 0;
+	}
 	char host[64];
 	const char *port_s;
 	if (text[0] == '[') {
@@ -176,6 +190,18 @@ static int parse_one_listen(const char *item, size_t len, struct listen_addr *a,
 bad:
 	*error_r = xasprintf("invalid listen address '%s' (want host:port or [ipv6]:port)", text);
 	return -1;
+}
+
+bool config_listen_is_local(const struct listen_addr *a)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->ss;
+	switch (a->ss.ss_family) {
+	case AF_UNIX: return true;
+	case AF_INET: return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	case AF_INET6: return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+	}
+	return false;
 }
 
 int config_listen_parse(const char *value, struct listen_addr **addrs_r, size_t *count_r,
@@ -223,6 +249,17 @@ static int set_value(struct config *cfg, const struct setting *s, const char *va
 		size_t n;
 		if (config_listen_parse(value, &addrs, &n, error_r) < 0)
 			return -1;
+		/* LMTP takes mail without authentication for any local
+		 * recipient: only trusted local MTAs may reach it. */
+		for (size_t i = 0; strcmp(s->section, "lmtp") == 0 && i < n; i++) {
+			if (!config_listen_is_local(&addrs[i])) {
+				*error_r = xasprintf("%s: LMTP has no authentication and must listen on "
+						     "a loopback address or a unix socket only",
+						     addrs[i].text);
+				free(addrs);
+				return -1;
+			}
+		}
 		free(addrs);
 		break;
 	}

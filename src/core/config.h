@@ -66,12 +66,16 @@ const char *config_hostname(const struct config *cfg);
 struct listen_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char text[64];     /* as written: "127.0.0.1:2525", "[::1]:2143" */
+	char text[128];    /* as written: "127.0.0.1:2525", "[::1]:2143", "/run/surel/lmtp" */
 };
-/* Parse "host:port, [v6]:port, ..." (numeric hosts only, "*" for every IPv4
- * address, "[::]" for every IPv6 one). Empty means none. */
+/* Parse "host:port, [v6]:port, /path, ..." (numeric hosts only, "*" for
+ * every IPv4 address, "[::]" for every IPv6 one, an absolute path for a unix
+ * socket). Empty means none. */
 int config_listen_parse(const char *value, struct listen_addr **addrs_r, size_t *count_r,
 			char **error_r);
+/* Whether a listen address is a unix socket or on the loopback interface
+ * (127.0.0.0/8, ::1): where a listener without authentication (LMTP) may be. */
+bool config_listen_is_local(const struct listen_addr *a);
 
 /* Value parsers shared with the table (exported for the unit tests). */
 int config_parse_bool(const char *s, bool *out);

@@ -103,12 +103,10 @@ static int read_message(struct deliver *d, const char *id, struct buf *out, char
 	return r;
 }
 
-/* Whether the header block of msg has "Delivered-To: address" (any case,
- * with or without angle brackets). Folded values are not expected there. */
-static bool has_delivered_to(const struct buf *msg, const char *address)
+bool deliver_has_delivered_to(const char *msg, size_t msg_len, const char *address)
 {
 	static const char field[] = "delivered-to:";
-	const char *p = msg->data != NULL ? msg->data : "", *end = p + msg->len;
+	const char *p = msg != NULL ? msg : "", *end = p + msg_len;
 	size_t alen = strlen(address);
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -258,6 +256,36 @@ static int blob_of_message(struct job *j, char **error_r)
 	return store_blob_commit(&w, &j->blob, error_r);
 }
 
+enum deliver_result deliver_append_inbox(struct store *store, struct store_blob *blob,
+					 const char *sender, const struct resolve_target *t,
+					 time_t received, uint32_t *uid_r, char **error_r)
+{
+	struct buf prefix = BUF_INIT;
+	buf_appendf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender, t->address);
+	struct store_append a = {
+		.blob = blob,
+		.internaldate = received,
+		.prefix = prefix.data,
+		.prefix_len = prefix.len,
+		.once = true,
+	};
+	struct store_user *u = NULL;
+	struct store_mailbox *mb = NULL;
+	enum deliver_result rc = DELIVER_OK;
+	*uid_r = 0;
+	if (store_user_open(store, t->account_id, &u, error_r) < 0) {
+		rc = DELIVER_TEMP;
+	} else if (store_mailbox_open(u, "INBOX", &mb, error_r) < 0 ||
+		   store_append(mb, &a, 1, t->quota_bytes, uid_r, error_r) < 0) {
+		rc = store_user_last_error(u) == STORE_ERR_OVERQUOTA ? DELIVER_OVERQUOTA
+								   : DELIVER_TEMP;
+	}
+	store_mailbox_close(&mb);
+	store_user_close(&u);
+	buf_free(&prefix);
+	return rc;
+}
+
 /* Append to one account's INBOX. 0 done, 1 retry later. */
 static int deliver_account(struct job *j, const struct resolve_target *t)
 {
@@ -269,36 +297,23 @@ static int deliver_account(struct job *j, const struct resolve_target *t)
 		free(error);
 		return 1;
 	}
-	struct buf prefix = BUF_INIT;
-	buf_appendf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", j->env.sender,
-		    t->address);
-	struct store_append a = {
-		.blob = j->blob,
-		.internaldate = (time_t)j->env.received,
-		.prefix = prefix.data,
-		.prefix_len = prefix.len,
-		.once = true,
-	};
-	struct store_user *u = NULL;
-	struct store_mailbox *mb = NULL;
 	uint32_t uid = 0;
 	int rc = 1;
-	if (store_user_open(d->store, t->account_id, &u, &error) < 0) {
-		log_error("queue", "event=deliver_failed id=%s to=<%s> step=open error=\"%s\"", j->id,
-			  t->address, error);
-	} else if (store_mailbox_open(u, "INBOX", &mb, &error) < 0 ||
-		   store_append(mb, &a, 1, t->quota_bytes, &uid, &error) < 0) {
-		enum store_error kind = store_user_last_error(u);
-		if (kind == STORE_ERR_OVERQUOTA)
-			log_warn("queue", "event=deliver_deferred id=%s to=<%s> reason=over_quota "
-				 "error=\"%s\"", j->id, t->address, error);
-		else
-			log_error("queue", "event=deliver_failed id=%s to=<%s> kind=%s error=\"%s\"",
-				  j->id, t->address, store_error_name(kind), error);
-	} else {
+	switch (deliver_append_inbox(d->store, j->blob, j->env.sender, t, (time_t)j->env.received,
+				     &uid, &error)) {
+	case DELIVER_OK:
 		rc = 0;
 		log_info("queue", "event=delivered id=%s to=<%s> mailbox=INBOX uid=%u%s", j->id,
 			 t->address, uid, uid == 0 ? " already=yes" : "");
+		break;
+	case DELIVER_OVERQUOTA:
+		log_warn("queue", "event=deliver_deferred id=%s to=<%s> reason=over_quota "
+			 "error=\"%s\"", j->id, t->address, error);
+		break;
+	case DELIVER_TEMP:
+		log_error("queue", "event=deliver_failed id=%s to=<%s> error=\"%s\"", j->id,
+			  t->address, error);
+		break;
 	}
 	free(error);
 	error = NULL;
@@ -309,9 +324,6 @@ static int deliver_account(struct job *j, const struct resolve_target *t)
 	}
 	if (rc == 0)
 		list_add(&j->done, t->address);
-	store_mailbox_close(&mb);
-	store_user_close(&u);
-	buf_free(&prefix);
 	return rc;
 }
 
@@ -359,7 +371,7 @@ static void deliver_rcpt(struct job *j, const struct spool_rcpt *r)
 		}
 		if (in_list(&j->done, t->address))
 			continue;   /* delivered (an account reached twice gets one copy) */
-		if (has_delivered_to(&j->msg, t->address)) {
+		if (deliver_has_delivered_to(j->msg.data, j->msg.len, t->address)) {
 			log_warn("queue", "event=deliver_held id=%s to=<%s> reason=loop "
 				 "detail=\"Delivered-To already present\"", j->id, t->address);
 			struct spool_rcpt h = *r;

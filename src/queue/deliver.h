@@ -26,9 +26,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 struct config;
 struct deliver;
+struct resolve_target;
+struct store;
+struct store_blob;
 
 /* Open the directory and the store of cfg->server_data_dir. */
 int deliver_new(const struct config *cfg, struct deliver **d_r, char **error_r);
@@ -45,5 +50,25 @@ int deliver_entry(struct deliver *d, const char *id, char **error_r);
 
 /* The spool directory delivery works on (DATA_DIR/spool). */
 const char *deliver_spool_dir(const struct deliver *d);
+
+/* ---- shared with LMTP (src/smtp/smtp_lmtp.c), which delivers straight
+ * into the store ---- */
+
+enum deliver_result {
+	DELIVER_OK,          /* appended (or already there: *uid_r 0) */
+	DELIVER_OVERQUOTA,   /* the account's quota would be exceeded */
+	DELIVER_TEMP,        /* a store error: try again later (*error_r) */
+};
+/* Append blob to the INBOX of the local account t with the prefix
+ * "Return-Path: <sender>" "Delivered-To: <t->address>", no flags,
+ * INTERNALDATE received, once (see store_append.once). Durable when it
+ * returns DELIVER_OK. */
+enum deliver_result deliver_append_inbox(struct store *store, struct store_blob *blob,
+					 const char *sender, const struct resolve_target *t,
+					 time_t received, uint32_t *uid_r, char **error_r);
+/* Whether the header block of msg has "Delivered-To: address" (any case,
+ * with or without angle brackets): a forwarding loop. Folded values are not
+ * expected there. */
+bool deliver_has_delivered_to(const char *msg, size_t msg_len, const char *address);
 
 #endif

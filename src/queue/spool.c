@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "core/xmalloc.h"
 
 struct spool_msg {
@@ -100,6 +101,21 @@ void spool_msg_write(struct spool_msg *msg, const void *data, size_t len)
 		len -= (size_t)n;
 		msg->size += (uint64_t)n;
 	}
+}
+
+int spool_msg_read(const struct spool_msg *msg, struct buf *out, char **error_r)
+{
+	char *path = path_of(msg->dir, msg->id, ".msg.tmp");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = -1;
+	if (fd < 0) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+	} else {
+		rc = fileio_read_fd(fd, path, out, error_r);
+		close(fd);
+	}
+	free(path);
+	return rc;
 }
 
 int spool_msg_errno(const struct spool_msg *msg)

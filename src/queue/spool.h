@@ -102,6 +102,9 @@ const char *spool_msg_id(const struct spool_msg *msg);
  * and spool_msg_errno() tells why (0: none). */
 void spool_msg_write(struct spool_msg *msg, const void *data, size_t len);
 int spool_msg_errno(const struct spool_msg *msg);
+/* Read back what was written so far (LMTP delivers from it). 0, or -1
+ * with *error_r. */
+int spool_msg_read(const struct spool_msg *msg, struct buf *out, char **error_r);
 uint64_t spool_msg_size(const struct spool_msg *msg);
 /* Give up: close and remove the temporary file. Clears *msg; NULL is fine. */
 void spool_msg_abort(struct spool_msg **msg);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -14,6 +16,7 @@ static const struct listener_type types[] = {
 	{ "smtp",       LISTENER_SMTP, LISTENER_TLS_STARTTLS },
 	{ "submission", LISTENER_SMTP, LISTENER_TLS_STARTTLS },
 	{ "smtps",      LISTENER_SMTP, LISTENER_TLS_IMPLICIT },
+	{ "lmtp",       LISTENER_SMTP, LISTENER_TLS_NONE },   /* loopback or unix only */
 	{ "imap",       LISTENER_IMAP, LISTENER_TLS_STARTTLS },
 	{ "imaps",      LISTENER_IMAP, LISTENER_TLS_IMPLICIT },
 	{ "pop3",       LISTENER_POP3, LISTENER_TLS_STARTTLS },
@@ -44,8 +47,28 @@ static bool same_addr(const struct listen_addr *a, const struct listen_addr *b)
 	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
 }
 
+/* A unix socket path left by a server that is gone: remove it (a live one
+ * is "Address already in use"). */
+static void remove_stale_socket(const struct listen_addr *addr)
+{
+	struct stat st;
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&addr->ss;
+	if (lstat(sun->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 &&
+	    errno == ECONNREFUSED)
+		unlink(sun->sun_path);
+	close(fd);
+}
+
 static int bind_one(const struct listen_addr *addr, int *fd_r, char **error_r)
 {
+	bool unix_socket = addr->ss.ss_family == AF_UNIX;
+	if (unix_socket)
+		remove_stale_socket(addr);
 	int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		*error_r = xstrdup(strerror(errno));
@@ -56,6 +79,9 @@ static int bind_one(const struct listen_addr *addr, int *fd_r, char **error_r)
 	    (addr->ss.ss_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
 	    bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||
+	    /* Workers run as server.user and the client is another user
+	     * (postfix): who may connect is the directory's permissions. */
+	    (unix_socket && chmod(((const struct sockaddr_un *)&addr->ss)->sun_path, 0666) < 0) ||
 	    listen(fd, 511) < 0) {
 		*error_r = xstrdup(strerror(errno));
 		close(fd);

@@ -1,6 +1,8 @@
 /* Listening sockets: one per address of every `listen` key of the
  * configuration (smtp.listen, imaps.listen, ...). The master binds them
- * (as root, so ports below 1024 work) and the workers inherit them. */
+ * (as root, so ports below 1024 work) and the workers inherit them. An
+ * address may be a unix socket path (lmtp.listen): made mode 0666, a stale
+ * file left by a dead server replaced; it is not removed at exit. */
 #ifndef SUREL_SERVER_LISTEN_H
 #define SUREL_SERVER_LISTEN_H
 

@@ -22,12 +22,18 @@
  *   - the size is counted as data arrives; past smtp.max_message_size
  *     nothing more is written, the rest is read and "552 5.3.4" answered.
  *
+ * On submission the message's header block is held back while it arrives
+ * (smtp_submit.c: From check, Message-ID and Date); on LMTP the end of
+ * the data delivers instead of queueing (smtp_lmtp.c).
+ *
  * "250 2.0.0 Ok: queued as ID" is sent only once the message and its
  * envelope are on stable storage (spool_commit_submit()); a disk that is
  * full gives "452 4.3.1 Insufficient system storage" and leaves nothing
  * behind; a client that goes away mid-data leaves nothing either. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -64,6 +70,8 @@ static char *spool_dir(const struct session *s)
 static const char *protocol_name(const struct session *s, const struct smtp_state *st)
 {
 	bool tls = s->tls, auth = st->user != NULL;
+	if (smtp_is_lmtp(s))
+		return tls && auth ? "LMTPSA" : auth ? "LMTPA" : tls ? "LMTPS" : "LMTP";
 	if (st->mail.smtputf8)
 		return tls && auth ? "UTF8SMTPSA" : auth ? "UTF8SMTPA" : tls ? "UTF8SMTPS" : "UTF8SMTP";
 	if (!st->esmtp)
@@ -92,25 +100,58 @@ static void put_helo(struct buf *b, const char *helo)
  *   With           = CFWS "WITH" FWS Protocol
  *   ID             = CFWS "ID" FWS ( Atom / msg-id )
  *   For            = CFWS "FOR" FWS ( Path / Mailbox )          (RFC 5321 4.4) */
-static void received_header(struct session *s, struct smtp_state *st, const char *id,
-			    struct buf *b)
+void smtp_date_now(char *out, size_t size)
 {
-	buf_append_str(b, "Received: from ");
-	put_helo(b, st->helo != NULL ? st->helo : "unknown");
-	bool v6 = strchr(s->remote_ip, ':') != NULL;
-	buf_appendf(b, " ([%s%s])\r\n", v6 ? "IPv6:" : "", s->remote_ip);
-	SSL *ssl = session_ssl(s);
-	if (ssl != NULL)
-		buf_appendf(b, "\t(using %s with cipher %s)\r\n", SSL_get_version(ssl),
-			    SSL_get_cipher_name(ssl));
-	buf_appendf(b, "\tby %s (Surel) with %s id %s", smtp_hostname(s), protocol_name(s, st), id);
-	if (st->nrcpts == 1)   /* more would tell each recipient of the others */
-		buf_appendf(b, "\r\n\tfor <%s>", st->rcpts[0].address);
-	char date[64];
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	time_t now = time(NULL);
 	struct tm tm;
 	localtime_r(&now, &tm);
-	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+	char zone[8];
+	strftime(zone, sizeof zone, "%z", &tm);
+	/* Not strftime's %a and %b: those follow the locale. */
+	snprintf(out, size, "%s, %02d %s %d %02d:%02d:%02d %s", days[tm.tm_wday % 7], tm.tm_mday,
+		 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, zone);
+}
+
+/* Whether the client's address can be shown: an IP (a unix socket peer,
+ * LMTP's, has none) and not hidden by submission.hide_client_ip. */
+static bool show_client(const struct session *s)
+{
+	unsigned char addr[16];
+	if (smtp_is_submission(s) && s->cfg->submission_hide_client_ip)
+		return false;
+	return inet_pton(AF_INET, s->remote_ip, addr) == 1 ||
+	       inet_pton(AF_INET6, s->remote_ip, addr) == 1;
+}
+
+static void received_header(struct session *s, struct smtp_state *st, const char *id,
+			    struct buf *b)
+{
+	buf_append_str(b, "Received: ");
+	if (smtp_is_submission(s) && s->cfg->submission_hide_client_ip) {
+		/* Neither the IP nor the HELO name (a laptop's own name) of
+		 * the submitting user: the From part is left out altogether,
+		 * as large mail providers do. */
+	} else {
+		buf_append_str(b, "from ");
+		put_helo(b, st->helo != NULL ? st->helo : "unknown");
+		if (show_client(s)) {
+			bool v6 = strchr(s->remote_ip, ':') != NULL;
+			buf_appendf(b, " ([%s%s])", v6 ? "IPv6:" : "", s->remote_ip);
+		}
+		buf_append_str(b, "\r\n\t");
+	}
+	SSL *ssl = session_ssl(s);
+	if (ssl != NULL)
+		buf_appendf(b, "(using %s with cipher %s)\r\n\t", SSL_get_version(ssl),
+			    SSL_get_cipher_name(ssl));
+	buf_appendf(b, "by %s (Surel) with %s id %s", smtp_hostname(s), protocol_name(s, st), id);
+	if (st->nrcpts == 1)   /* more would tell each recipient of the others */
+		buf_appendf(b, "\r\n\tfor <%s>", st->rcpts[0].address);
+	char date[64];
+	smtp_date_now(date, sizeof date);
 	buf_appendf(b, "; %s\r\n", date);
 }
 
@@ -135,7 +176,15 @@ static int begin_message(struct session *s, struct smtp_state *st, const char **
 	buf_free(&hdr);
 	st->msg_bytes = 0;
 	st->too_big = false;
+	if (smtp_is_submission(s))
+		smtp_header_begin(s, st);
 	return 0;
+}
+
+void smtp_data_write(struct smtp_state *st, const char *data, size_t len)
+{
+	if (st->msg != NULL && len > 0)
+		spool_msg_write(st->msg, data, len);
 }
 
 static void take_bytes(struct session *s, struct smtp_state *st, const char *data, size_t len)
@@ -145,10 +194,12 @@ static void take_bytes(struct session *s, struct smtp_state *st, const char *dat
 		st->too_big = true;
 	if (st->too_big || st->msg == NULL)
 		return;
-	spool_msg_write(st->msg, data, len);
+	if (!smtp_header_take(s, st, data, len))
+		spool_msg_write(st->msg, data, len);
 }
 
-static void build_envelope(struct session *s, struct smtp_state *st, struct buf *out)
+size_t smtp_build_envelope(struct session *s, struct smtp_state *st, bool remote_only,
+			   struct buf *out)
 {
 	struct spool_envelope env = { 0 };
 	memcpy(env.id, st->queue_id, sizeof env.id);
@@ -174,6 +225,8 @@ static void build_envelope(struct session *s, struct smtp_state *st, struct buf 
 		smtp_notify_format(r->notify, &notify);
 		for (size_t k = 0; k < r->ntargets; k++) {
 			const struct smtp_target *t = &r->targets[k];
+			if (remote_only && t->local)
+				continue;
 			const char *original = strcmp(t->address, r->address) != 0 ? r->address : NULL;
 			spool_envelope_add_rcpt(&env, t->address, original,
 						notify.len > 0 ? buf_cstr(&notify) : NULL, r->orcpt,
@@ -181,8 +234,10 @@ static void build_envelope(struct session *s, struct smtp_state *st, struct buf 
 		}
 		buf_free(&notify);
 	}
+	size_t n = env.nrcpts;
 	spool_envelope_format(&env, out);
 	spool_envelope_clear(&env);
+	return n;
 }
 
 static void committed(int err, void *arg)
@@ -204,10 +259,31 @@ static void committed(int err, void *arg)
 	smtp_check_errors(s);
 }
 
-/* The whole message is in: refuse it, or commit it and answer when durable. */
+/* Checks passed: commit to the spool and answer when durable, or (LMTP)
+ * deliver. */
+static void accept_message(struct session *s)
+{
+	struct smtp_state *st = s->data;
+	if (smtp_is_lmtp(s)) {
+		lmtp_deliver(s, st);
+		return;
+	}
+	struct buf env = BUF_INIT;
+	smtp_build_envelope(s, st, false, &env);
+	st->phase = SMTP_PHASE_COMMIT;
+	session_pause_input(s);
+	struct spool_commit *c = spool_commit_submit(smtp_server_committer(s), &st->msg, &env,
+						     committed, s);
+	if (st->phase == SMTP_PHASE_COMMIT)   /* not answered at once */
+		st->commit = c;
+	buf_free(&env);
+}
+
+/* The whole message is in: refuse it, or check and accept it. */
 static void finish_message(struct session *s, struct smtp_state *st, bool bare)
 {
 	const char *reply = NULL;
+	smtp_header_end(s, st);
 	if (st->too_big)
 		reply = R_SIZE;
 	else if (bare)
@@ -219,19 +295,18 @@ static void finish_message(struct session *s, struct smtp_state *st, bool bare)
 	if (reply != NULL) {
 		log_msg(LOGL_INFO, "smtp", s->id, "event=data_refused size=%" PRIu64 " reply=\"%s\"",
 			st->msg_bytes, reply);
-		smtp_reply(s, "%s", reply);
+		if (smtp_is_lmtp(s))
+			lmtp_reply_all(s, st, reply);
+		else
+			smtp_reply(s, "%s", reply);
 		smtp_txn_reset(st);
 		return;
 	}
-	struct buf env = BUF_INIT;
-	build_envelope(s, st, &env);
-	st->phase = SMTP_PHASE_COMMIT;
-	session_pause_input(s);
-	struct spool_commit *c = spool_commit_submit(smtp_server_committer(s), &st->msg, &env,
-						     committed, s);
-	if (st->phase == SMTP_PHASE_COMMIT)   /* not answered at once */
-		st->commit = c;
-	buf_free(&env);
+	if (smtp_is_submission(s)) {
+		smtp_check_from(s, st, accept_message);
+		return;
+	}
+	accept_message(s);
 }
 
 /* ---- DATA ---- */
@@ -289,7 +364,10 @@ static void chunk_done(struct session *s, struct smtp_state *st)
 		 * (RFC 3030 4.1 lets the client stop at the first failure). */
 		smtp_data_abort(st);
 		st->bdat_error = st->in_mail ? reply : NULL;
-		smtp_reply(s, "%s", reply);
+		if (st->bdat_last && smtp_is_lmtp(s) && st->nrcpts > 0)
+			lmtp_reply_all(s, st, reply);
+		else
+			smtp_reply(s, "%s", reply);
 		if (st->bdat_last)
 			smtp_txn_reset(st);
 		return;

@@ -6,6 +6,9 @@
  *   smtp_txn.c       MAIL, RCPT, RSET: the transaction
  *   smtp_rcpt.c      recipient and sender policy on the directory
  *   smtp_data.c      DATA, BDAT, the Received header, the spool
+ *   smtp_submit.c    submission's header rules: From check, Message-ID, Date
+ *   smtp_lmtp.c      LMTP's end of data: delivery into the store, one reply
+ *                    per recipient
  *   smtp_server.c    what a worker gives the engine (thread pool, spool) */
 #ifndef SUREL_SMTP_SMTP_INT_H
 #define SUREL_SMTP_SMTP_INT_H
@@ -19,6 +22,8 @@
 
 struct auth_pending;
 struct event;
+struct lmtp_job;
+struct store;
 struct pool;
 struct sasl;
 struct smtp_lookup;
@@ -45,7 +50,20 @@ enum smtp_phase {
 	SMTP_PHASE_COMMAND,
 	SMTP_PHASE_DATA,         /* reading DATA text */
 	SMTP_PHASE_BDAT,         /* reading a BDAT chunk */
-	SMTP_PHASE_COMMIT,       /* waiting for the spool */
+	SMTP_PHASE_COMMIT,       /* waiting for the spool (or LMTP's delivery) */
+};
+
+/* Submission: the message's header block, held back while it arrives so
+ * that missing Message-ID and Date fields can go before it. */
+struct smtp_header_scan {
+	bool active;           /* submission, collecting */
+	struct buf header;     /* the bytes so far (the header block, then
+				  whatever followed it in the same write) */
+	char *from;            /* the From fields' values, unfolded, joined by "," */
+	bool has_message_id, has_date;
+	size_t next_line;      /* offset of the first line not looked at */
+	bool in_from;          /* folded lines continue a From field */
+	void (*next)(struct session *s);   /* what follows a From check on the pool */
 };
 
 struct smtp_state {
@@ -80,6 +98,8 @@ struct smtp_state {
 	const char *bdat_error;              /* the reply every further BDAT chunk gets */
 	uint64_t bdat_chunk;                 /* size of the chunk being read */
 	struct spool_commit *commit;
+	struct lmtp_job *lmtp;               /* LMTP: the delivery on the pool */
+	struct smtp_header_scan hdr;
 	char queue_id[17];
 };
 
@@ -92,6 +112,9 @@ void smtp_check_errors(struct session *s);
 const char *smtp_hostname(const struct session *s);
 /* Whether this is a submission listener (submission, smtps): AUTH required. */
 bool smtp_is_submission(const struct session *s);
+/* Whether this is the LMTP listener (RFC 2033): LHLO, one reply per
+ * recipient after the data. */
+bool smtp_is_lmtp(const struct session *s);
 
 /* ---- smtp_auth.c ---- */
 /* Whether AUTH is offered in this session: on submission and smtps, under
@@ -129,8 +152,14 @@ void smtp_lookup_result_clear(struct smtp_lookup_result *r);
 typedef void smtp_lookup_done(struct session *s, struct smtp_lookup_result *result);
 void smtp_lookup_rcpt(struct session *s, const struct smtp_path *path, smtp_lookup_done *done);
 void smtp_lookup_sender(struct session *s, const struct smtp_path *path, smtp_lookup_done *done);
+/* The From header's addresses (n >= 1) must each be owned by the
+ * authenticated account as MAIL FROM must: "250" or "550 5.7.1 ...". */
+void smtp_lookup_from(struct session *s, char *const *addresses, size_t n, smtp_lookup_done *done);
 void smtp_lookup_cancel(struct smtp_lookup **lookup);
 void smtp_targets_free(struct smtp_target *t, size_t n);
+/* The calling pool thread's store handle (opened on first use, closed when
+ * the thread ends), or NULL with *error_r. */
+struct store *smtp_thread_store(const char *data_dir, char **error_r);
 
 /* ---- smtp_data.c ---- */
 void smtp_cmd_data(struct session *s, struct smtp_state *st, const char *arg);
@@ -139,6 +168,34 @@ void smtp_on_data(struct session *s, const char *data, size_t len, bool end);
 void smtp_on_raw(struct session *s, const char *data, size_t len, uint64_t left);
 /* The message being received is dropped (temporary file removed). */
 void smtp_data_abort(struct smtp_state *st);
+/* The RFC 5322 date of now ("Mon, 23 Nov 2026 12:46:18 +0000"). */
+void smtp_date_now(char *out, size_t size);
+/* Write bytes of the message to the spool file (past the headers we add). */
+void smtp_data_write(struct smtp_state *st, const char *data, size_t len);
+/* The spool envelope of the transaction; remote_only: only the recipients
+ * that are not local accounts (LMTP); returns how many recipients it has. */
+size_t smtp_build_envelope(struct session *s, struct smtp_state *st, bool remote_only,
+			   struct buf *out);
+
+/* ---- smtp_submit.c ---- */
+/* Start holding back the header block (submission listeners). */
+void smtp_header_begin(struct session *s, struct smtp_state *st);
+/* Message bytes while the header block is held back: true when taken. */
+bool smtp_header_take(struct session *s, struct smtp_state *st, const char *data, size_t len);
+/* The message is complete: write what is still held back. */
+void smtp_header_end(struct session *s, struct smtp_state *st);
+void smtp_header_clear(struct smtp_header_scan *h);
+/* Submission's check of the From header at the end of the data: calls
+ * next(s) when the message may go on, else replies and resets. */
+void smtp_check_from(struct session *s, struct smtp_state *st, void (*next)(struct session *s));
+
+/* ---- smtp_lmtp.c ---- */
+/* LMTP's end of data: deliver to every recipient and answer once for each,
+ * in RCPT order (RFC 2033 4.2). */
+void lmtp_deliver(struct session *s, struct smtp_state *st);
+/* The same reply for every accepted recipient (a message refused whole). */
+void lmtp_reply_all(struct session *s, struct smtp_state *st, const char *reply);
+void lmtp_cancel(struct lmtp_job **job);
 
 /* ---- smtp_server.c ---- */
 struct event_base *smtp_server_base(void);

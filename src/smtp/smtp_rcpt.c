@@ -40,7 +40,7 @@
 #include "smtp/smtp_int.h"
 #include "store/store.h"
 
-enum lookup_kind { LOOKUP_RCPT, LOOKUP_SENDER };
+enum lookup_kind { LOOKUP_RCPT, LOOKUP_SENDER, LOOKUP_FROM };
 
 struct smtp_lookup {
 	struct session *s;            /* NULL once cancelled */
@@ -49,6 +49,8 @@ struct smtp_lookup {
 	/* the query, copied: the pool thread touches nothing else */
 	char *address;
 	bool null, postmaster, quoted, literal;
+	char **from;                  /* LOOKUP_FROM: the From header's addresses */
+	size_t nfrom;
 	char *user;                   /* authenticated account, or NULL */
 	bool relay_ok;
 	char *delimiter;
@@ -96,21 +98,29 @@ static void thread_store_key_init(void)
  * RCPT (SIZE= is only a hint); the store refuses an append past the quota
  * at delivery, and the message then waits in the spool. A store error lets
  * the recipient through (delivery checks again). */
+struct store *smtp_thread_store(const char *data_dir, char **error_r)
+{
+	pthread_once(&thread_store_once, thread_store_key_init);
+	struct store *s = pthread_getspecific(thread_store_key);
+	if (s == NULL) {
+		if (store_open(data_dir, &s, error_r) < 0)
+			return NULL;
+		pthread_setspecific(thread_store_key, s);
+	}
+	return s;
+}
+
 static bool quota_allows(void *ctx, const struct account_info *a)
 {
 	const char *data_dir = ctx;
 	if (a->quota_bytes <= 0)
 		return true;
-	pthread_once(&thread_store_once, thread_store_key_init);
-	struct store *s = pthread_getspecific(thread_store_key);
 	char *err = NULL;
+	struct store *s = smtp_thread_store(data_dir, &err);
 	if (s == NULL) {
-		if (store_open(data_dir, &s, &err) < 0) {
-			log_warn("smtp", "event=quota_check account=%s error=\"%s\"", a->address, err);
-			free(err);
-			return true;
-		}
-		pthread_setspecific(thread_store_key, s);
+		log_warn("smtp", "event=quota_check account=%s error=\"%s\"", a->address, err);
+		free(err);
+		return true;
 	}
 	struct store_user *u = NULL;
 	struct store_quota q = { 0 };
@@ -222,10 +232,36 @@ static void sender_work(struct smtp_lookup *l, struct directory *dir)
 	free(err);
 }
 
+/* Each From address must be owned as MAIL FROM's is (resolve.c). */
+static void from_work(struct smtp_lookup *l, struct directory *dir)
+{
+	struct smtp_lookup_result *res = &l->result;
+	for (size_t i = 0; i < l->nfrom && res->reply == NULL; i++) {
+		char *norm = NULL, *err = NULL;
+		int owned = 0;
+		if (addr_normalize(l->from[i], strlen(l->from[i]), &norm, &err) == 0)
+			owned = resolve_sender_owned(dir, l->delimiter, norm, l->user, &err);
+		if (owned < 0) {
+			directory_thread_reset();
+			res->reply = xstrdup("451 4.3.0 Temporary lookup failure");
+		} else if (owned == 0) {
+			res->reply = xasprintf("550 5.7.1 <%s>: From header address not owned by "
+					       "user %s", l->from[i], l->user);
+		}
+		free(norm);
+		free(err);
+	}
+	if (res->reply == NULL)
+		res->reply = xstrdup("250 2.0.0 Ok");
+}
+
 /* ---- on the pool ---- */
 
 static void lookup_free(struct smtp_lookup *l)
 {
+	for (size_t i = 0; i < l->nfrom; i++)
+		free(l->from[i]);
+	free(l->from);
 	free(l->address);
 	free(l->user);
 	free(l->delimiter);
@@ -247,6 +283,8 @@ static void lookup_work(void *arg)
 	}
 	if (l->kind == LOOKUP_RCPT)
 		rcpt_work(l, dir);
+	else if (l->kind == LOOKUP_FROM)
+		from_work(l, dir);
 	else
 		sender_work(l, dir);
 }
@@ -269,24 +307,25 @@ static void lookup_discard(void *arg)
 	lookup_free(arg);
 }
 
-static void start(struct session *s, enum lookup_kind kind, const struct smtp_path *path,
-		  smtp_lookup_done *done)
+static struct smtp_lookup *lookup_new(struct session *s, enum lookup_kind kind,
+				       smtp_lookup_done *done)
 {
 	struct smtp_state *st = s->data;
 	struct smtp_lookup *l = xcalloc(1, sizeof *l);
 	l->s = s;
 	l->done = done;
 	l->kind = kind;
-	l->address = xstrdup(buf_cstr(&path->address));
-	l->null = path->null;
-	l->postmaster = path->postmaster;
-	l->quoted = path->quoted;
-	l->literal = path->literal;
 	l->user = st->user != NULL ? xstrdup(st->user) : NULL;
 	l->relay_ok = smtp_is_submission(s) && st->user != NULL;
 	l->delimiter = xstrdup(s->cfg->smtp_recipient_delimiter);
 	l->hostname = xstrdup(smtp_hostname(s));
 	l->data_dir = xstrdup(s->cfg->server_data_dir);
+	return l;
+}
+
+static void start(struct session *s, struct smtp_lookup *l)
+{
+	struct smtp_state *st = s->data;
 	struct pool *pool = smtp_server_pool();
 	if (pool == NULL) {
 		lookup_work(l);
@@ -298,14 +337,36 @@ static void start(struct session *s, enum lookup_kind kind, const struct smtp_pa
 	pool_submit_ex(pool, lookup_work, lookup_done, lookup_discard, l);
 }
 
+static void start_path(struct session *s, enum lookup_kind kind, const struct smtp_path *path,
+		       smtp_lookup_done *done)
+{
+	struct smtp_lookup *l = lookup_new(s, kind, done);
+	l->address = xstrdup(buf_cstr(&path->address));
+	l->null = path->null;
+	l->postmaster = path->postmaster;
+	l->quoted = path->quoted;
+	l->literal = path->literal;
+	start(s, l);
+}
+
 void smtp_lookup_rcpt(struct session *s, const struct smtp_path *path, smtp_lookup_done *done)
 {
-	start(s, LOOKUP_RCPT, path, done);
+	start_path(s, LOOKUP_RCPT, path, done);
 }
 
 void smtp_lookup_sender(struct session *s, const struct smtp_path *path, smtp_lookup_done *done)
 {
-	start(s, LOOKUP_SENDER, path, done);
+	start_path(s, LOOKUP_SENDER, path, done);
+}
+
+void smtp_lookup_from(struct session *s, char *const *addresses, size_t n, smtp_lookup_done *done)
+{
+	struct smtp_lookup *l = lookup_new(s, LOOKUP_FROM, done);
+	l->from = xcalloc(n, sizeof *l->from);
+	for (size_t i = 0; i < n; i++)
+		l->from[i] = xstrdup(addresses[i]);
+	l->nfrom = n;
+	start(s, l);
 }
 
 void smtp_lookup_cancel(struct smtp_lookup **lookup)

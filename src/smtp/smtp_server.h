@@ -1,5 +1,5 @@
 /* The SMTP server engine as a worker sees it: the protocol table for the
- * smtp, submission and smtps listeners (smtp_session.h), and what the
+ * smtp, submission, smtps and lmtp listeners (smtp_session.h), and what the
  * engine needs from the worker, given once after the fork: the event loop
  * (greeting delay), the thread pool (directory look-ups, spool commits) and
  * the spool's group committer. Without smtp_server_init() (a fuzzer, a

@@ -5,6 +5,8 @@
  *
  *   ehlo = "EHLO" SP ( Domain / address-literal ) CRLF
  *   helo = "HELO" SP Domain CRLF
+ *   lhlo = "LHLO" SP Domain CRLF        (RFC 2033 4.1: LMTP only, instead
+ *                                        of EHLO and HELO)
  *   rset = "RSET" CRLF
  *   vrfy = "VRFY" SP String CRLF
  *   help = "HELP" [ SP String ] CRLF
@@ -48,6 +50,11 @@ bool smtp_is_submission(const struct session *s)
 	       strcmp(s->listener->name, "smtps") == 0;
 }
 
+bool smtp_is_lmtp(const struct session *s)
+{
+	return strcmp(s->listener->name, "lmtp") == 0;
+}
+
 void smtp_reply(struct session *s, const char *fmt, ...)
 {
 	struct smtp_state *st = s->data;
@@ -66,7 +73,10 @@ void smtp_reply(struct session *s, const char *fmt, ...)
 void smtp_check_errors(struct session *s)
 {
 	struct smtp_state *st = s->data;
-	if (st->errors < (unsigned long long)s->cfg->smtp_max_errors || session_is_closing(s))
+	/* Not on LMTP: its client is a trusted MTA, and refused recipients
+	 * are not its mistakes. */
+	if (st->errors < (unsigned long long)s->cfg->smtp_max_errors || session_is_closing(s) ||
+	    smtp_is_lmtp(s))
 		return;
 	log_msg(LOGL_INFO, "smtp", s->id, "event=too_many_errors errors=%u", st->errors);
 	session_printf(s, "421 4.7.0 %s Too many errors, closing connection\r\n", smtp_hostname(s));
@@ -81,8 +91,14 @@ static void forget_session(struct smtp_state *st)
 	st->esmtp = false;
 }
 
+static void send_capabilities(struct session *s);
+
 static void cmd_ehlo(struct session *s, struct smtp_state *st, const char *arg, size_t len)
 {
+	if (smtp_is_lmtp(s)) {
+		smtp_reply(s, "500 5.5.1 This is LMTP: use LHLO");
+		return;
+	}
 	if (arg == NULL || *arg == '\0') {
 		smtp_reply(s, "501 5.5.4 Syntax: EHLO hostname");
 		return;
@@ -92,12 +108,19 @@ static void cmd_ehlo(struct session *s, struct smtp_state *st, const char *arg, 
 	st->helo = xstrdup(arg);
 	st->greeted = true;
 	st->esmtp = true;
-	/* ehlo-ok-rsp: the greeting line, then one keyword a line; the last
-	 * line has a space after the code. */
+	send_capabilities(s);
+}
+
+/* ehlo-ok-rsp: the greeting line, then one keyword a line; the last line
+ * has a space after the code. */
+static void send_capabilities(struct session *s)
+{
 	struct buf kw[12];
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
 		buf_init(&kw[i]);
+	/* RFC 2033 5: an LMTP server must offer PIPELINING and
+	 * ENHANCEDSTATUSCODES. */
 	buf_append_str(&kw[n++], "PIPELINING");
 	buf_appendf(&kw[n++], "SIZE %lld", s->cfg->smtp_max_message_size);
 	buf_append_str(&kw[n++], "8BITMIME");
@@ -116,8 +139,31 @@ static void cmd_ehlo(struct session *s, struct smtp_state *st, const char *arg, 
 		buf_free(&kw[i]);
 }
 
+/* LHLO: EHLO's reply (no STARTTLS or AUTH: the lmtp listener has neither). */
+static void cmd_lhlo(struct session *s, struct smtp_state *st, const char *arg, size_t len)
+{
+	if (!smtp_is_lmtp(s)) {
+		smtp_reply(s, "500 5.5.2 Command unrecognized");
+		return;
+	}
+	if (arg == NULL || *arg == '\0') {
+		smtp_reply(s, "501 5.5.4 Syntax: LHLO hostname");
+		return;
+	}
+	smtp_txn_reset(st);
+	free(st->helo);
+	st->helo = xstrdup(arg);
+	st->greeted = true;
+	st->esmtp = true;
+	send_capabilities(s);
+}
+
 static void cmd_helo(struct session *s, struct smtp_state *st, const char *arg, size_t len)
 {
+	if (smtp_is_lmtp(s)) {
+		smtp_reply(s, "500 5.5.1 This is LMTP: use LHLO");
+		return;
+	}
 	if (arg == NULL || *arg == '\0') {
 		smtp_reply(s, "501 5.5.4 Syntax: HELO hostname");
 		return;
@@ -199,8 +245,12 @@ static void cmd_quit(struct session *s, struct smtp_state *st, const char *arg, 
 
 static void cmd_help(struct session *s, struct smtp_state *st, const char *arg, size_t len)
 {
-	session_printf(s, "214 2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT "
-		       "RSET NOOP VRFY HELP QUIT\r\n");
+	if (smtp_is_lmtp(s))
+		session_printf(s, "214 2.0.0 Commands: LHLO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP "
+			       "QUIT\r\n");
+	else
+		session_printf(s, "214 2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT "
+			       "RSET NOOP VRFY HELP QUIT\r\n");
 }
 
 static void cmd_vrfy(struct session *s, struct smtp_state *st, const char *arg, size_t len)
@@ -224,7 +274,8 @@ static const struct {
 	const char *verb;
 	void (*run)(struct session *s, struct smtp_state *st, const char *arg, size_t len);
 } commands[] = {
-	{ "EHLO", cmd_ehlo }, { "HELO", cmd_helo }, { "STARTTLS", cmd_starttls },
+	{ "EHLO", cmd_ehlo }, { "HELO", cmd_helo }, { "LHLO", cmd_lhlo },
+	{ "STARTTLS", cmd_starttls },
 	{ "AUTH", cmd_auth }, { "MAIL", cmd_mail }, { "RCPT", cmd_rcpt },
 	{ "DATA", cmd_data }, { "BDAT", cmd_bdat }, { "RSET", cmd_rset },
 	{ "NOOP", cmd_noop }, { "QUIT", cmd_quit }, { "HELP", cmd_help },
@@ -302,7 +353,7 @@ static void send_greeting(struct session *s)
 {
 	struct smtp_state *st = s->data;
 	st->greeting_sent = true;
-	session_printf(s, "220 %s ESMTP Surel\r\n", smtp_hostname(s));
+	session_printf(s, "220 %s %s Surel\r\n", smtp_hostname(s), smtp_is_lmtp(s) ? "LMTP" : "ESMTP");
 }
 
 static void greeting_timer_cb(evutil_socket_t fd, short what, void *arg)

@@ -1,7 +1,7 @@
-/* The SMTP front door (smtp, submission and smtps listeners): greeting,
- * EHLO/HELO, STARTTLS, AUTH (submission and smtps, under TLS) and the
- * session commands. Mail transactions (MAIL, RCPT, DATA, BDAT) and the rest
- * come with the SMTP server engine. */
+/* The SMTP server engine's protocol table, for the smtp, submission, smtps
+ * and lmtp listeners: greeting, EHLO/HELO (LHLO on lmtp), STARTTLS, AUTH
+ * (submission and smtps, under TLS), the session commands and the mail
+ * transaction (smtp_int.h lists the files). */
 #ifndef SUREL_SMTP_SMTP_SESSION_H
 #define SUREL_SMTP_SMTP_SESSION_H
 

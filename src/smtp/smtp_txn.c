@@ -41,7 +41,9 @@ static void rcpt_free(struct smtp_rcpt *r)
 void smtp_txn_reset(struct smtp_state *st)
 {
 	smtp_lookup_cancel(&st->lookup);
+	lmtp_cancel(&st->lmtp);
 	smtp_data_abort(st);
+	smtp_header_clear(&st->hdr);
 	for (size_t i = 0; i < st->nrcpts; i++)
 		rcpt_free(&st->rcpts[i]);
 	xfree(&st->rcpts);

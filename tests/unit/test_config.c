@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/xmalloc.h"
 
 static char *write_tmp(const char *text)
 {
@@ -74,6 +75,9 @@ static const struct {
 	{ "[imap]\nlisten = 127.0.0.1:0\n", "2: imap.listen: invalid port" },
 	{ "[imap]\nlisten = 127.0.0.1:70000\n", "2: imap.listen: invalid port" },
 	{ "[imap]\nlisten = 999.1.1.1:143\n", "2: imap.listen: invalid listen address" },
+	{ "[lmtp]\nlisten = 0.0.0.0:24\n", "2: lmtp.listen: 0.0.0.0:24: LMTP has no authentication" },
+	{ "[lmtp]\nlisten = /run/l, [::]:24\n", "2: lmtp.listen: [::]:24: LMTP has no" },
+	{ "[lmtp]\nlisten = 192.0.2.1:24\n", "2: lmtp.listen: 192.0.2.1:24: LMTP has no" },
 	{ "\n\n[smtp\n", "3: syntax error" },
 	{ "key = value\n", "1: .key: unknown key" },
 };
@@ -140,7 +144,33 @@ static void test_listen_parse(void **state)
 	assert_int_equal(n, 0);
 	free(a);
 	assert_int_equal(config_listen_parse("::1:25", &a, &n, &err), -1);
-	free(err);
+	xfree(&err);
+
+	/* unix sockets (LMTP), and what counts as local */
+	static const struct {
+		const char *addr;
+		bool local;
+	} local_cases[] = {
+		{ "/run/surel/lmtp", true }, { "127.0.0.1:24", true }, { "127.9.9.9:24", true },
+		{ "[::1]:24", true }, { "128.0.0.1:24", false }, { "*:24", false },
+		{ "[::]:24", false }, { "[::ffff:127.0.0.1]:24", false }, { "10.0.0.1:24", false },
+	};
+	for (size_t i = 0; i < sizeof local_cases / sizeof local_cases[0]; i++) {
+		assert_int_equal(config_listen_parse(local_cases[i].addr, &a, &n, &err), 0);
+		assert_int_equal(n, 1);
+		assert_string_equal(a[0].text, local_cases[i].addr);
+		assert_int_equal(config_listen_is_local(&a[0]), local_cases[i].local);
+		free(a);
+	}
+	assert_int_equal(config_listen_parse("/tmp/x.sock", &a, &n, &err), 0);
+	assert_int_equal(a[0].ss.ss_family, AF_UNIX);
+	free(a);
+	char long_path[200];
+	memset(long_path, 'x', sizeof long_path - 1);
+	long_path[0] = '/';
+	long_path[sizeof long_path - 1] = '\0';
+	assert_int_equal(config_listen_parse(long_path, &a, &n, &err), -1);
+	xfree(&err);
 }
 
 static void test_set_and_show_roundtrip(void **state)
