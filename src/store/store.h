@@ -134,7 +134,7 @@ struct store_mailbox_info {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
-	uint32_t messages;
+	uint32_t messages;   /* the counts are kept as messages change: no scan */
 	uint32_t unseen;     /* without \Seen */
 	uint32_t deleted;    /* with \Deleted */
 	uint64_t size;       /* sum of message sizes (STATUS SIZE) */
@@ -174,10 +174,22 @@ void store_mailbox_close(struct store_mailbox **mb);
 int store_mailbox_status(struct store_mailbox *mb, struct store_mailbox_info *info_r,
 			 char **error_r);
 void store_mailbox_info_clear(struct store_mailbox_info *info);
+/* \Recent (RFC 3501 2.3.2): claim for the calling session every message
+ * with a UID at or above the mailbox's recent mark and below UIDNEXT, and
+ * move the mark to UIDNEXT, in one transaction, so that each message is
+ * recent in exactly one session (across processes). *first_r gets the old
+ * mark and *next_r the new one: UIDs in [*first_r, *next_r) are recent for
+ * this session. A read-only session (EXAMINE) does not claim: it passes
+ * claim = false and gets the same range without moving the mark. */
+int store_mailbox_recent(struct store_mailbox *mb, bool claim, uint32_t *first_r,
+			 uint32_t *next_r, char **error_r);
+/* The lowest UID without \Seen (SELECT's [UNSEEN n]); *uid_r = 0 when every
+ * message is seen. One index lookup, whatever the size of the mailbox. */
+int store_mailbox_first_unseen(struct store_mailbox *mb, uint32_t *uid_r, char **error_r);
 
 /* ---- messages ---- */
 
-/* System flags. \Recent is session state, not stored. */
+/* System flags. \Recent is not a flag of the message: see store_mailbox_recent(). */
 #define STORE_FLAG_SEEN      0x01u
 #define STORE_FLAG_ANSWERED  0x02u
 #define STORE_FLAG_FLAGGED   0x04u
@@ -347,12 +359,13 @@ struct store_check_report {
 	size_t refcount_fixed;    /* blobs whose reference count was wrong */
 	size_t orphans;           /* blob files without a reference, older than grace */
 	size_t temp_files;        /* stale files in blobs/tmp */
-	size_t index_fixed;       /* UIDNEXT, HIGHESTMODSEQ, quota or search index put right */
+	size_t index_fixed;       /* UIDNEXT, HIGHESTMODSEQ, a mailbox's counts or recent
+				   * mark, quota or search index put right */
 	size_t collected;         /* blobs removed */
 };
 /* Verify every user index against the blob store: each message has its blob,
- * reference counts match the indexes, UIDNEXT/HIGHESTMODSEQ/quota counters
- * agree with the messages, no orphan or stale temporary file is left. With
+ * reference counts match the indexes, UIDNEXT/HIGHESTMODSEQ, each mailbox's
+ * counts and the quota counters agree with the messages, no orphan or stale temporary file is left. With
  * repair, put right what is found and collect orphans older than grace
  * seconds. Problems are reported through log lines and the report. */
 int store_check(struct store *s, bool repair, long grace, struct store_check_report *report_r,

@@ -130,6 +130,14 @@ static int check_derived(struct check *c, struct store_user *u, const char *what
 	return 0;
 }
 
+/* A mailbox's counts (messages, unseen, deleted, size) recounted from its
+ * messages, to compare with what the triggers kept in its row. */
+#define MAILBOX_RECOUNT(mb) \
+	"(SELECT COUNT(*), IFNULL(SUM((m.flags & 1) = 0), 0), IFNULL(SUM((m.flags & 8) != 0), 0)," \
+	"   IFNULL(SUM(c.size), 0) FROM messages m JOIN contents c ON c.id = m.content_id" \
+	"   WHERE m.mailbox_id = " mb ".id)"
+#define MAILBOX_COUNTS "(messages, unseen, deleted, size)"
+
 static const struct {
 	const char *what, *bad, *fix;
 } derived[] = {
@@ -154,6 +162,15 @@ static const struct {
 	  "WHERE uidnext <= "
 	  "MAX((SELECT IFNULL(MAX(uid), 0) FROM messages WHERE mailbox_id = mailboxes.id),"
 	  "    (SELECT IFNULL(MAX(uid), 0) FROM expunged WHERE mailbox_id = mailboxes.id))" },
+	/* After uidnext: the mark is never above it. */
+	{ "recent_uid",
+	  "SELECT COUNT(*) FROM mailboxes WHERE recent_uid NOT BETWEEN 1 AND uidnext",
+	  "UPDATE mailboxes SET recent_uid = MIN(MAX(recent_uid, 1), uidnext) "
+	  "WHERE recent_uid NOT BETWEEN 1 AND uidnext" },
+	{ "mailbox_counts",
+	  "SELECT COUNT(*) FROM mailboxes mb WHERE " MAILBOX_COUNTS " != " MAILBOX_RECOUNT("mb"),
+	  "UPDATE mailboxes SET " MAILBOX_COUNTS " = " MAILBOX_RECOUNT("mailboxes") " "
+	  "WHERE " MAILBOX_COUNTS " != " MAILBOX_RECOUNT("mailboxes") },
 	{ "highestmodseq",
 	  "SELECT COUNT(*) FROM mailboxes mb WHERE highestmodseq < "
 	  "MAX((SELECT IFNULL(MAX(modseq), 0) FROM messages WHERE mailbox_id = mb.id),"

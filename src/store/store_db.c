@@ -107,6 +107,75 @@ static const char *const index_migrations[] = {
 	"  hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, sent_date FROM contents;"
 	"DROP TABLE contents;"
 	"ALTER TABLE contents_new RENAME TO contents;",
+	/* 3: a mailbox's counts kept in its row (SELECT, STATUS and LIST read
+	 * them instead of counting the messages) and the \Recent mark.
+	 *
+	 * messages, unseen (no \Seen, bit 1), deleted (\Deleted, bit 8) and
+	 * size (sum of contents.size) are counted from the rows here, then kept
+	 * exact by the triggers below, in the transaction of the statement that
+	 * changes the messages, whatever that statement is. The code inserts
+	 * messages, deletes them and updates their flags; the triggers for a
+	 * message changing mailbox or contents row, and for a contents row
+	 * changing size, cover what it does not do (yet). A contents row
+	 * exists while a message uses it (foreign key), so the size is there
+	 * when the triggers look it up. store check recounts and repairs.
+	 *
+	 * recent_uid: UIDs at or above it are \Recent for the next session to
+	 * claim them (store_mailbox_recent). New mailboxes start at 1; existing
+	 * ones at UIDNEXT, so that an upgrade does not make every message
+	 * recent.
+	 *
+	 * messages_unseen: the first unseen message (SELECT's [UNSEEN n]) is the
+	 * first entry of the mailbox in this index (see store_mailbox_first_unseen). */
+	"ALTER TABLE mailboxes ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailboxes ADD COLUMN unseen INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailboxes ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailboxes ADD COLUMN size INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;"
+	"UPDATE mailboxes SET recent_uid = uidnext, (messages, unseen, deleted, size) = ("
+	"  SELECT COUNT(*), IFNULL(SUM((m.flags & 1) = 0), 0), IFNULL(SUM((m.flags & 8) != 0), 0),"
+	"    IFNULL(SUM(c.size), 0)"
+	"  FROM messages m JOIN contents c ON c.id = m.content_id"
+	"  WHERE m.mailbox_id = mailboxes.id);"
+	"CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE flags & 1 = 0;"
+	"CREATE TRIGGER messages_count_insert AFTER INSERT ON messages BEGIN"
+	"  UPDATE mailboxes SET messages = messages + 1,"
+	"    unseen = unseen + ((new.flags & 1) = 0), deleted = deleted + ((new.flags & 8) != 0),"
+	"    size = size + (SELECT size FROM contents WHERE id = new.content_id)"
+	"  WHERE id = new.mailbox_id;"
+	"END;"
+	"CREATE TRIGGER messages_count_delete AFTER DELETE ON messages BEGIN"
+	"  UPDATE mailboxes SET messages = messages - 1,"
+	"    unseen = unseen - ((old.flags & 1) = 0), deleted = deleted - ((old.flags & 8) != 0),"
+	"    size = size - (SELECT size FROM contents WHERE id = old.content_id)"
+	"  WHERE id = old.mailbox_id;"
+	"END;"
+	"CREATE TRIGGER messages_count_flags AFTER UPDATE OF flags ON messages"
+	"  WHEN (old.flags & 9) != (new.flags & 9)"
+	"    AND old.mailbox_id = new.mailbox_id AND old.content_id = new.content_id BEGIN"
+	"  UPDATE mailboxes SET"
+	"    unseen = unseen + ((new.flags & 1) = 0) - ((old.flags & 1) = 0),"
+	"    deleted = deleted + ((new.flags & 8) != 0) - ((old.flags & 8) != 0)"
+	"  WHERE id = new.mailbox_id;"
+	"END;"
+	"CREATE TRIGGER messages_count_move AFTER UPDATE OF mailbox_id, content_id ON messages"
+	"  WHEN old.mailbox_id != new.mailbox_id OR old.content_id != new.content_id BEGIN"
+	"  UPDATE mailboxes SET messages = messages - 1,"
+	"    unseen = unseen - ((old.flags & 1) = 0), deleted = deleted - ((old.flags & 8) != 0),"
+	"    size = size - (SELECT size FROM contents WHERE id = old.content_id)"
+	"  WHERE id = old.mailbox_id;"
+	"  UPDATE mailboxes SET messages = messages + 1,"
+	"    unseen = unseen + ((new.flags & 1) = 0), deleted = deleted + ((new.flags & 8) != 0),"
+	"    size = size + (SELECT size FROM contents WHERE id = new.content_id)"
+	"  WHERE id = new.mailbox_id;"
+	"END;"
+	"CREATE TRIGGER contents_count_size AFTER UPDATE OF size ON contents"
+	"  WHEN old.size != new.size BEGIN"
+	"  UPDATE mailboxes SET size = size + (new.size - old.size) *"
+	"    (SELECT COUNT(*) FROM messages m WHERE m.content_id = new.id"
+	"     AND m.mailbox_id = mailboxes.id)"
+	"  WHERE id IN (SELECT mailbox_id FROM messages WHERE content_id = new.id);"
+	"END;",
 };
 
 static const char *const blobs_migrations[] = {
@@ -267,6 +336,15 @@ int store_db_open_index(const char *path, sqlite3 **db_r, bool *created_r, char 
 {
 	return open_db(path, index_migrations, (int)N_ELEMS(index_migrations), created_r, db_r,
 		       error_r);
+}
+
+int store_db_open_index_at(const char *path, int version, sqlite3 **db_r, char **error_r)
+{
+	if (version < 0 || version > (int)N_ELEMS(index_migrations)) {
+		*error_r = xasprintf("%s: no schema version %d", path, version);
+		return -1;
+	}
+	return open_db(path, index_migrations, version, NULL, db_r, error_r);
 }
 
 int store_db_open_blobs(const char *path, sqlite3 **db_r, char **error_r)

@@ -72,6 +72,9 @@ void store_notify(struct store_user *u);
 /* ---- store_db.c: opening the databases ---- */
 
 int store_db_open_index(const char *path, sqlite3 **db_r, bool *created_r, char **error_r);
+/* Tests: an index migrated up to this version only (an older schema, to
+ * test the migrations after it). */
+int store_db_open_index_at(const char *path, int version, sqlite3 **db_r, char **error_r);
 int store_db_open_blobs(const char *path, sqlite3 **db_r, char **error_r);
 /* Bind a blob (may be NULL: SQL NULL) at idx. */
 int store_db_bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t len, char **error_r);

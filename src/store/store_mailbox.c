@@ -456,16 +456,14 @@ int store_mailbox_set_special_use(struct store_user *u, const char *name,
 
 /* ---- listing and status ---- */
 
+/* The counts are the mailbox row's own, kept by triggers (store_db.c,
+ * migration 3): one row by its key, whatever the number of messages. */
 #define STATUS_SELECT \
 	"SELECT mb.id, mb.name, mb.special_use, mb.uidvalidity, mb.uidnext, mb.highestmodseq," \
-	"  IFNULL(s.n, 0), IFNULL(s.unseen, 0), IFNULL(s.deleted, 0), IFNULL(s.size, 0)," \
-	"  mb.name IN (SELECT name FROM subscriptions)," \
+	"  mb.messages, mb.unseen, mb.deleted, mb.size," \
+	"  EXISTS (SELECT 1 FROM subscriptions s WHERE s.name = mb.name)," \
 	"  EXISTS (SELECT 1 FROM mailboxes c WHERE c.name > mb.name || '/' AND c.name < mb.name || '0') " \
-	"FROM mailboxes mb LEFT JOIN (" \
-	"  SELECT m.mailbox_id AS mid, COUNT(*) AS n, SUM((m.flags & 1) = 0) AS unseen," \
-	"    SUM((m.flags & 8) != 0) AS deleted, SUM(c.size) AS size" \
-	"  FROM messages m JOIN contents c ON c.id = m.content_id %s GROUP BY m.mailbox_id" \
-	") s ON s.mid = mb.id "
+	"FROM mailboxes mb "
 
 static void status_row(sqlite3_stmt *q, struct store_mailbox_info *info)
 {
@@ -500,12 +498,11 @@ void store_mailbox_list_free(struct store_mailbox_list *list)
 int store_mailbox_list(struct store_user *u, struct store_mailbox_list *list_r, char **error_r)
 {
 	sqlite3_stmt *q;
-	char *sql = xasprintf(STATUS_SELECT "ORDER BY mb.name != 'INBOX', mb.name", "");
 	list_r->items = NULL;
 	list_r->count = 0;
 	u->last_error = STORE_ERR_NONE;
-	int r = db_prepare(u->db, sql, DB_NO_ARGS, &q, error_r);
-	free(sql);
+	int r = db_prepare(u->db, STATUS_SELECT "ORDER BY mb.name != 'INBOX', mb.name", DB_NO_ARGS,
+			   &q, error_r);
 	if (r < 0)
 		return store_db_fail(u, error_r);
 	while ((r = db_step(q, error_r)) == 1) {
@@ -590,9 +587,8 @@ int store_mailbox_status(struct store_mailbox *mb, struct store_mailbox_info *in
 	sqlite3_stmt *q;
 	memset(info_r, 0, sizeof *info_r);
 	u->last_error = STORE_ERR_NONE;
-	char *sql = xasprintf(STATUS_SELECT "WHERE mb.id = ?1", "WHERE m.mailbox_id = ?1");
-	int r = db_prepare(u->db, sql, DB_ARGS(db_int(mb->id)), &q, error_r);
-	free(sql);
+	int r = db_prepare(u->db, STATUS_SELECT "WHERE mb.id = ?", DB_ARGS(db_int(mb->id)), &q,
+			   error_r);
 	if (r < 0)
 		return store_db_fail(u, error_r);
 	r = db_step(q, error_r);
@@ -602,4 +598,94 @@ int store_mailbox_status(struct store_mailbox *mb, struct store_mailbox_info *in
 	if (r == 0)
 		return store_fail(u, STORE_ERR_EXPUNGED, error_r, "the mailbox has been deleted");
 	return r < 0 ? store_db_fail(u, error_r) : 0;
+}
+
+/* ---- \Recent and the first unseen message ---- */
+
+/* The mailbox's recent mark and UIDNEXT: 1, or 0 when it is gone, -1 error. */
+static int recent_read(struct store_mailbox *mb, uint32_t *mark_r, uint32_t *next_r,
+		       char **error_r)
+{
+	sqlite3_stmt *q;
+	if (db_prepare(mb->user->db, "SELECT recent_uid, uidnext FROM mailboxes WHERE id = ?",
+		       DB_ARGS(db_int(mb->id)), &q, error_r) < 0)
+		return -1;
+	int r = db_step(q, error_r);
+	if (r == 1) {
+		uint32_t next = (uint32_t)sqlite3_column_int64(q, 1);
+		uint32_t mark = (uint32_t)sqlite3_column_int64(q, 0);
+		*next_r = next;
+		*mark_r = mark < next ? mark : next;   /* never above UIDNEXT (store check) */
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+/* Move the mark to UIDNEXT in one write transaction: a session that
+ * claims at the same time (any process) waits, then finds the mark moved. */
+static int recent_claim(struct store_mailbox *mb, uint32_t *first_r, uint32_t *next_r,
+			char **error_r)
+{
+	struct store_user *u = mb->user;
+	if (db_begin(u->db, error_r) < 0)
+		return store_db_fail(u, error_r);
+	int r = recent_read(mb, first_r, next_r, error_r);
+	if (r == 1 && *first_r < *next_r &&
+	    db_run(u->db, "UPDATE mailboxes SET recent_uid = ? WHERE id = ?",
+		   DB_ARGS(db_int(*next_r), db_int(mb->id)), NULL, error_r) < 0)
+		r = -1;
+	if (r != 1) {
+		if (r < 0)
+			store_db_fail(u, error_r);
+		db_rollback(u->db);
+		return r == 0 ? store_fail(u, STORE_ERR_EXPUNGED, error_r,
+					   "the mailbox has been deleted")
+			      : -1;
+	}
+	if (db_commit(u->db, error_r) < 0) {
+		u->last_error = STORE_ERR_TEMP;
+		return -1;
+	}
+	return 0;
+}
+
+int store_mailbox_recent(struct store_mailbox *mb, bool claim, uint32_t *first_r,
+			 uint32_t *next_r, char **error_r)
+{
+	struct store_user *u = mb->user;
+	u->last_error = STORE_ERR_NONE;
+	*first_r = *next_r = 0;
+	int r = recent_read(mb, first_r, next_r, error_r);
+	if (r < 0)
+		return store_db_fail(u, error_r);
+	if (r == 0)
+		return store_fail(u, STORE_ERR_EXPUNGED, error_r, "the mailbox has been deleted");
+	/* Nothing new since the last claim: no write (and no fsync). */
+	if (!claim || *first_r == *next_r)
+		return 0;
+	return recent_claim(mb, first_r, next_r, error_r);
+}
+
+int store_mailbox_first_unseen(struct store_mailbox *mb, uint32_t *uid_r, char **error_r)
+{
+	struct store_user *u = mb->user;
+	long long uid = 0, one;
+	u->last_error = STORE_ERR_NONE;
+	*uid_r = 0;
+	/* The first entry of the mailbox in the partial index messages_unseen
+	 * (the term "flags & 1 = 0" is the index's own, so SQLite may use it),
+	 * in UID order without a sort, then that one message's row:
+	 * SEARCH messages USING INDEX messages_unseen (mailbox_id=?)
+	 * (test_first_unseen checks the plan). */
+	int r = db_get_int(u->db, "SELECT uid FROM messages WHERE mailbox_id = ? AND flags & 1 = 0 "
+			   "ORDER BY uid LIMIT 1", DB_ARGS(db_int(mb->id)), &uid, error_r);
+	if (r == 0)   /* all seen (1), or no mailbox any more (0) */
+		r = db_get_int(u->db, "SELECT 1 FROM mailboxes WHERE id = ?",
+			       DB_ARGS(db_int(mb->id)), &one, error_r);
+	if (r < 0)
+		return store_db_fail(u, error_r);
+	if (r == 0)
+		return store_fail(u, STORE_ERR_EXPUNGED, error_r, "the mailbox has been deleted");
+	*uid_r = (uint32_t)uid;
+	return 0;
 }

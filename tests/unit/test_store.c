@@ -1,5 +1,6 @@
 /* The mail store: mailboxes, append, fetch, flags with MODSEQ, expunge,
- * copy and move with their UIDs, changes since a MODSEQ, quota. */
+ * copy and move with their UIDs, changes since a MODSEQ, quota, the counts
+ * kept in each mailbox, \Recent and the first unseen message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -708,6 +709,366 @@ static void test_concurrent_appends(void **state)
 	store_mailbox_close(&mb);
 }
 
+/* ---- counts kept by the database, \Recent, the first unseen message ---- */
+
+/* Every mailbox's counts (kept in its row by triggers) are a recount of its
+ * messages. */
+static void assert_counts_exact(const struct fx *f)
+{
+	assert_int_equal(sql_int(f->dir, "users/1/index.db",
+				 "SELECT COUNT(*) FROM mailboxes mb "
+				 "WHERE (messages, unseen, deleted, size) != ("
+				 "  SELECT COUNT(*), IFNULL(SUM((m.flags & 1) = 0), 0),"
+				 "    IFNULL(SUM((m.flags & 8) != 0), 0), IFNULL(SUM(c.size), 0)"
+				 "  FROM messages m JOIN contents c ON c.id = m.content_id"
+				 "  WHERE m.mailbox_id = mb.id)"), 0);
+}
+
+struct counts {
+	uint32_t messages, unseen, deleted;
+	uint64_t size;
+};
+
+/* STATUS and LIST of mb give these counts, and every mailbox's agree with
+ * a recount. */
+static void assert_counts(const struct fx *f, struct store_mailbox *mb, struct counts want)
+{
+	struct store_mailbox_info st = status(mb), li;
+	assert_int_equal(st.messages, want.messages);
+	assert_int_equal(st.unseen, want.unseen);
+	assert_int_equal(st.deleted, want.deleted);
+	assert_int_equal(st.size, want.size);
+	assert_true(has_mailbox(f->u, st.name, &li));
+	assert_int_equal(li.messages, want.messages);
+	assert_int_equal(li.unseen, want.unseen);
+	assert_int_equal(li.deleted, want.deleted);
+	assert_int_equal(li.size, want.size);
+	store_mailbox_info_clear(&li);
+	store_mailbox_info_clear(&st);
+	assert_counts_exact(f);
+}
+
+static uint64_t msg_size(int n)
+{
+	char *text = mkmsg(n);
+	uint64_t len = strlen(text);
+	free(text);
+	return len;
+}
+
+static void set_flags(struct store_mailbox *mb, uint32_t uid, enum store_flag_op op,
+		      unsigned flags)
+{
+	struct store_uid_range r = { uid, uid };
+	struct store_uidset set;
+	struct store_flag_change c = { .op = op, .flags = flags };
+	char *err = NULL;
+	ok(store_set_flags(mb, uidset_of(&r, 1, &set), &c, NULL, NULL, NULL, &err), &err);
+}
+
+/* Flag changes, table-driven: after each, the counts are those of a model. */
+static void test_counts_flags(void **state)
+{
+	struct fx *f = *state;
+	enum { S = STORE_FLAG_SEEN, D = STORE_FLAG_DELETED, F = STORE_FLAG_FLAGGED };
+	static const unsigned initial[4] = { 0, S, D, S | D };
+	static const struct {
+		uint32_t uid;
+		enum store_flag_op op;
+		unsigned flags;
+	} steps[] = {
+		{ 1, STORE_FLAGS_ADD, S },          { 2, STORE_FLAGS_REMOVE, S },
+		{ 4, STORE_FLAGS_REPLACE, F },      { 1, STORE_FLAGS_ADD, F },
+		{ 3, STORE_FLAGS_ADD, D },          { 3, STORE_FLAGS_REPLACE, S | D },
+		{ 2, STORE_FLAGS_ADD, S | D | F },  { 2, STORE_FLAGS_REMOVE, D },
+		{ 4, STORE_FLAGS_REPLACE, 0 },      { 1, STORE_FLAGS_REMOVE, S | D | F },
+	};
+	struct store_mailbox *mb = mbox(f->u, "INBOX");
+	unsigned model[4];
+	uint64_t size = 0;
+	for (int i = 0; i < 4; i++) {
+		model[i] = initial[i];
+		assert_int_equal(append_n(f->s, mb, i + 1, initial[i]), i + 1);
+		size += msg_size(i + 1);
+	}
+	assert_counts(f, mb, (struct counts){ 4, 2, 2, size });
+	for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+		unsigned *m = &model[steps[k].uid - 1];
+		set_flags(mb, steps[k].uid, steps[k].op, steps[k].flags);
+		*m = steps[k].op == STORE_FLAGS_ADD ? *m | steps[k].flags
+		   : steps[k].op == STORE_FLAGS_REMOVE ? *m & ~steps[k].flags : steps[k].flags;
+		struct counts want = { 4, 0, 0, size };
+		for (int i = 0; i < 4; i++) {
+			want.unseen += (model[i] & S) == 0;
+			want.deleted += (model[i] & D) != 0;
+		}
+		assert_counts(f, mb, want);
+	}
+	store_mailbox_close(&mb);
+}
+
+/* Append, copy (a shared body counts in each mailbox), move, expunge,
+ * rename (INBOX too) and delete. */
+static void test_counts_messages(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+	struct store_mailbox *in = mbox(f->u, "INBOX");
+	uint64_t s1 = msg_size(1), s2 = msg_size(2), s3 = msg_size(3);
+	append_n(f->s, in, 1, STORE_FLAG_SEEN);
+	append_n(f->s, in, 2, 0);
+	append_n(f->s, in, 3, STORE_FLAG_DELETED);
+	append_n(f->s, in, 1, 0);   /* the same body again: one contents row, counted twice */
+	assert_counts(f, in, (struct counts){ 4, 3, 1, 2 * s1 + s2 + s3 });
+
+	ok(store_mailbox_create(f->u, "Work", STORE_SPECIAL_NONE, &err), &err);
+	struct store_mailbox *work = mbox(f->u, "Work");
+	struct store_uid_range r12 = { 1, 2 }, r3 = { 3, 3 };
+	struct store_uidset set;
+	struct store_copy_result res;
+	ok(store_copy(in, uidset_of(&r12, 1, &set), work, 0, &res, &err), &err);
+	store_copy_result_free(&res);
+	assert_counts(f, work, (struct counts){ 2, 1, 0, s1 + s2 });
+	assert_counts(f, in, (struct counts){ 4, 3, 1, 2 * s1 + s2 + s3 });
+	ok(store_move(in, uidset_of(&r3, 1, &set), work, &res, &err), &err);
+	store_copy_result_free(&res);
+	assert_counts(f, work, (struct counts){ 3, 2, 1, s1 + s2 + s3 });
+	assert_counts(f, in, (struct counts){ 3, 2, 0, 2 * s1 + s2 });
+
+	set_flags(in, 1, STORE_FLAGS_ADD, STORE_FLAG_DELETED);
+	ok(store_expunge(in, NULL, NULL, &err), &err);
+	assert_counts(f, in, (struct counts){ 2, 2, 0, s1 + s2 });
+	ok(store_expunge(work, NULL, NULL, &err), &err);
+	assert_counts(f, work, (struct counts){ 2, 1, 0, s1 + s2 });
+
+	/* Renames keep a mailbox's counts; INBOX's go with it. */
+	ok(store_mailbox_rename(f->u, "Work", "Projects/Work", &err), &err);
+	assert_counts(f, work, (struct counts){ 2, 1, 0, s1 + s2 });
+	ok(store_mailbox_rename(f->u, "INBOX", "Old", &err), &err);
+	assert_counts(f, in, (struct counts){ 2, 2, 0, s1 + s2 });
+	struct store_mailbox *fresh = mbox(f->u, "INBOX");
+	assert_counts(f, fresh, (struct counts){ 0, 0, 0, 0 });
+	ok(store_mailbox_delete(f->u, "Projects/Work", &err), &err);
+	assert_counts_exact(f);
+	assert_int_equal(sql_int(f->dir, "users/1/index.db",
+				 "SELECT SUM(messages) FROM mailboxes"), 2);
+	store_mailbox_close(&fresh);
+	store_mailbox_close(&work);
+	store_mailbox_close(&in);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static int add_size(void *ctx, const struct store_message *m)
+{
+	*(uint64_t *)ctx += m->size;
+	return 0;
+}
+
+static void test_counts_import(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+	static const char *const files[] = {
+		"cur/1.host:2,S", "cur/2.host:2,T", "cur/3.host:2,FS", "new/4.host",
+	};
+	char *md = xasprintf("%s/md", f->dir);
+	char *cmd = xasprintf("mkdir -p '%s/cur' '%s/new' '%s/tmp'", md, md, md);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char *path = xasprintf("%s/%s", md, files[i]);
+		char *text = xasprintf("Subject: %zu\n\nline one\nline two of %zu\n", i, i);
+		write_file(path, text);
+		free(text);
+		free(path);
+	}
+	struct store_import_report rep;
+	ok(store_import(f->u, md, "Imported", &rep, &err), &err);
+	assert_int_equal(rep.messages, 4);
+	struct store_mailbox *mb = mbox(f->u, "Imported");
+	uint64_t size = 0;
+	ok(store_fetch(mb, NULL, 0, add_size, &size, &err), &err);
+	assert_true(size > 0);
+	assert_counts(f, mb, (struct counts){ 4, 2, 1, size });
+	store_mailbox_close(&mb);
+	free(md);
+}
+
+static void recent_is(struct store_mailbox *mb, bool claim, uint32_t first, uint32_t next)
+{
+	uint32_t a = 99, b = 99;
+	char *err = NULL;
+	ok(store_mailbox_recent(mb, claim, &a, &b, &err), &err);
+	assert_int_equal(a, first);
+	assert_int_equal(b, next);
+}
+
+/* Two sessions on one mailbox: each message is recent in one of them. */
+static void test_recent(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+	struct store_user *u2;
+	ok(store_user_open(f->s, 1, &u2, &err), &err);
+	struct store_mailbox *a = mbox(f->u, "INBOX"), *b = mbox(u2, "INBOX");
+	recent_is(a, true, 1, 1);   /* empty: nothing to claim */
+	for (int i = 1; i <= 3; i++)
+		append_n(f->s, a, i, 0);
+	recent_is(b, false, 1, 4);   /* EXAMINE: sees them, leaves them */
+	recent_is(b, false, 1, 4);
+	recent_is(a, true, 1, 4);    /* SELECT: claims them */
+	recent_is(b, true, 4, 4);    /* ... so they are not recent here */
+	recent_is(a, true, 4, 4);
+	append_n(f->s, a, 4, 0);
+	append_n(f->s, a, 5, STORE_FLAG_SEEN);
+	recent_is(a, false, 4, 6);
+	recent_is(b, true, 4, 6);    /* the new ones go to the next claimer */
+	recent_is(a, true, 6, 6);
+	recent_is(b, false, 6, 6);
+
+	/* Copies arrive as recent in their new mailbox; a new mailbox starts at 1. */
+	ok(store_mailbox_create(f->u, "Work", STORE_SPECIAL_NONE, &err), &err);
+	struct store_mailbox *w = mbox(f->u, "Work");
+	struct store_copy_result res;
+	ok(store_copy(a, NULL, w, 0, &res, &err), &err);
+	store_copy_result_free(&res);
+	recent_is(w, true, 1, 6);
+	ok(store_mailbox_delete(f->u, "Work", &err), &err);
+	uint32_t x, y;
+	fails(f->u, store_mailbox_recent(w, false, &x, &y, &err), &err, STORE_ERR_EXPUNGED);
+	store_mailbox_close(&w);
+	store_mailbox_close(&b);
+	store_mailbox_close(&a);
+	store_user_close(&u2);
+}
+
+/* Processes claiming while messages arrive: the ranges they get are
+ * disjoint and, with a last claim, cover every UID. */
+static void test_recent_processes(void **state)
+{
+	struct fx *f = *state;
+	enum { CHILDREN = 3, MESSAGES = 30 };
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pids[CHILDREN];
+	for (int k = 0; k < CHILDREN; k++) {
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k] > 0)
+			continue;
+		char *err = NULL;
+		struct store *s;
+		struct store_user *u;
+		struct store_mailbox *mb;
+		if (store_open(f->dir, &s, &err) < 0 || store_user_open(s, 1, &u, &err) < 0 ||
+		    store_mailbox_open(u, "INBOX", &mb, &err) < 0)
+			_exit(1);
+		uint32_t range[2] = { 0, 0 };
+		for (int i = 0; i < 2000 && range[1] <= MESSAGES; i++) {
+			if (store_mailbox_recent(mb, true, &range[0], &range[1], &err) < 0)
+				_exit(2);
+			if (range[0] < range[1] && write(fds[1], range, sizeof range) != sizeof range)
+				_exit(3);
+			usleep(500);
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	struct store_mailbox *mb = mbox(f->u, "INBOX");
+	for (int i = 0; i < MESSAGES; i++)
+		append_n(f->s, mb, i, 0);
+	for (int k = 0; k < CHILDREN; k++) {
+		int wstatus;
+		assert_int_equal(waitpid(pids[k], &wstatus, 0), pids[k]);
+		assert_true(WIFEXITED(wstatus));
+		assert_int_equal(WEXITSTATUS(wstatus), 0);
+	}
+	int times[MESSAGES + 2] = { 0 };
+	uint32_t range[2];
+	while (read(fds[0], range, sizeof range) == sizeof range)
+		for (uint32_t uid = range[0]; uid < range[1]; uid++)
+			times[uid]++;
+	close(fds[0]);
+	char *err = NULL;
+	ok(store_mailbox_recent(mb, true, &range[0], &range[1], &err), &err);
+	assert_int_equal(range[1], MESSAGES + 1);
+	for (uint32_t uid = range[0]; uid < range[1]; uid++)
+		times[uid]++;
+	for (uint32_t uid = 1; uid <= MESSAGES; uid++)
+		assert_int_equal(times[uid], 1);
+	store_mailbox_close(&mb);
+}
+
+static void first_unseen_is(struct store_mailbox *mb, uint32_t want)
+{
+	uint32_t uid = 99;
+	char *err = NULL;
+	ok(store_mailbox_first_unseen(mb, &uid, &err), &err);
+	assert_int_equal(uid, want);
+}
+
+/* The query plan of the first-unseen lookup names the partial index. */
+static void assert_unseen_plan(const struct fx *f)
+{
+	char *path = xasprintf("%s/users/1/index.db", f->dir);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT uid FROM messages "
+					    "WHERE mailbox_id = 1 AND flags & 1 = 0 "
+					    "ORDER BY uid LIMIT 1", -1, &st, NULL), SQLITE_OK);
+	struct buf plan = BUF_INIT;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		buf_appendf(&plan, "%s\n", (const char *)sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(path);
+	/* "USING INDEX" with SQLite 3.40 (one table row read for the answer),
+	 * "USING COVERING INDEX" where it sees the index's WHERE is the query's. */
+	if (strstr(buf_cstr(&plan), "INDEX messages_unseen (mailbox_id=?)") == NULL ||
+	    strstr(buf_cstr(&plan), "TEMP B-TREE") != NULL)
+		fail_msg("first unseen does not use messages_unseen:\n%s", buf_cstr(&plan));
+	buf_free(&plan);
+}
+
+static void test_first_unseen(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+	struct store_mailbox *in = mbox(f->u, "INBOX");
+	first_unseen_is(in, 0);
+	append_n(f->s, in, 1, STORE_FLAG_SEEN);
+	first_unseen_is(in, 0);
+	append_n(f->s, in, 2, 0);
+	append_n(f->s, in, 3, STORE_FLAG_DELETED);
+	first_unseen_is(in, 2);
+	set_flags(in, 2, STORE_FLAGS_ADD, STORE_FLAG_SEEN);
+	first_unseen_is(in, 3);
+	set_flags(in, 3, STORE_FLAGS_REPLACE, STORE_FLAG_SEEN);
+	first_unseen_is(in, 0);
+	/* Another mailbox's unseen messages are not this one's. */
+	ok(store_mailbox_create(f->u, "Work", STORE_SPECIAL_NONE, &err), &err);
+	struct store_mailbox *work = mbox(f->u, "Work");
+	append_n(f->s, work, 4, 0);
+	first_unseen_is(in, 0);
+	first_unseen_is(work, 1);
+	set_flags(in, 1, STORE_FLAGS_REMOVE, STORE_FLAG_SEEN);
+	first_unseen_is(in, 1);
+	assert_unseen_plan(f);
+	ok(store_mailbox_delete(f->u, "Work", &err), &err);
+	uint32_t uid;
+	fails(f->u, store_mailbox_first_unseen(work, &uid, &err), &err, STORE_ERR_EXPUNGED);
+	store_mailbox_close(&work);
+	store_mailbox_close(&in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -722,6 +1083,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_move, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_quota, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_appends, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_counts_flags, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_counts_messages, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_counts_import, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_recent, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_recent_processes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_first_unseen, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

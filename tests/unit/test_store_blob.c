@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "store_fixture.h"
+#include "store/store_int.h"   /* store_db_open_index_at: an index of an older schema */
 
 static char *sha256_hex(const char *text)
 {
@@ -521,6 +522,120 @@ static void test_crash_commit_many(void **state)
 	free(tmp);
 }
 
+/* ---- the counts kept in each mailbox ---- */
+
+/* Counts and a recent mark gone wrong (by hand here): check finds them,
+ * repair recounts. */
+static void test_check_counts(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+	struct store_mailbox *in = mbox(f->u, "INBOX"), *junk = mbox(f->u, "Junk");
+	append_n(f->s, in, 1, STORE_FLAG_SEEN);
+	append_n(f->s, in, 2, STORE_FLAG_DELETED);
+	append_n(f->s, junk, 3, 0);
+	struct store_mailbox_info good_in = status(in), good_junk = status(junk);
+	sql_exec(f->dir, "users/1/index.db",
+		 "UPDATE mailboxes SET unseen = unseen + 5, size = 1 WHERE name = 'INBOX';"
+		 "UPDATE mailboxes SET messages = 0 WHERE name = 'Junk';"
+		 "UPDATE mailboxes SET recent_uid = 99 WHERE name = 'Sent';");
+	struct store_check_report r;
+	ok(store_check(f->s, false, 0, &r, &err), &err);
+	assert_int_equal(r.index_fixed, 3);   /* two mailboxes' counts, one recent mark */
+	struct store_mailbox_info st = status(in);
+	assert_int_equal(st.unseen, good_in.unseen + 5);   /* a check changes nothing */
+	store_mailbox_info_clear(&st);
+	ok(store_check(f->s, true, 0, &r, &err), &err);
+	assert_int_equal(r.index_fixed, 3);
+	ok(store_check(f->s, false, 0, &r, &err), &err);
+	assert_int_equal(r.index_fixed, 0);
+	st = status(in);
+	assert_int_equal(st.messages, good_in.messages);
+	assert_int_equal(st.unseen, good_in.unseen);
+	assert_int_equal(st.deleted, good_in.deleted);
+	assert_int_equal(st.size, good_in.size);
+	store_mailbox_info_clear(&st);
+	st = status(junk);
+	assert_int_equal(st.messages, good_junk.messages);
+	store_mailbox_info_clear(&st);
+	assert_int_equal(sql_int(f->dir, "users/1/index.db",
+				 "SELECT recent_uid FROM mailboxes WHERE name = 'Sent'"), 1);
+	store_mailbox_info_clear(&good_in);
+	store_mailbox_info_clear(&good_junk);
+	store_mailbox_close(&junk);
+	store_mailbox_close(&in);
+}
+
+/* An index of schema version 2 (before the counts) with messages: the
+ * migration counts them, and puts the recent mark at UIDNEXT. */
+static void test_migration_counts(void **state)
+{
+	struct fx *f = *state;
+	char *err = NULL;
+	char *dir = xasprintf("%s/users/2", f->dir);
+	char *path = xasprintf("%s/index.db", dir);
+	assert_int_equal(mkdir(dir, 0750), 0);
+	sqlite3 *db;
+	ok(store_db_open_index_at(path, 2, &db, &err), &err);
+	assert_int_equal(sqlite3_exec(db,
+		"UPDATE meta SET value = 1 WHERE key = 'initialized';"
+		"INSERT INTO mailboxes (id, name, uidvalidity, uidnext, highestmodseq) VALUES"
+		"  (1, 'INBOX', 1000, 5, 3), (2, 'Work', 1001, 2, 2), (3, 'Empty', 1002, 1, 1);"
+		"INSERT INTO contents (id, blob, size, refs) VALUES"
+		"  (1, 'a', 100, 2), (2, 'b', 250, 1), (3, 'c', 40, 1);"
+		"INSERT INTO messages (mailbox_id, uid, content_id, flags, modseq, internaldate,"
+		"  savedate) VALUES (1, 1, 1, 1, 2, 0, 0), (1, 2, 2, 4, 2, 0, 0),"
+		"  (1, 4, 3, 9, 3, 0, 0), (2, 1, 1, 8, 2, 0, 0);",
+		NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(sql_int(f->dir, "users/2/index.db", "PRAGMA user_version"), 2);
+
+	struct store_user *u;
+	ok(store_user_open(f->s, 2, &u, &err), &err);
+	assert_int_equal(sql_int(f->dir, "users/2/index.db", "PRAGMA user_version"), 3);
+	static const struct {
+		const char *name;
+		uint32_t messages, unseen, deleted, size, recent, first_unseen;
+	} want[] = {
+		{ "INBOX", 3, 1, 1, 390, 5, 2 },
+		{ "Work", 1, 1, 1, 100, 2, 1 },
+		{ "Empty", 0, 0, 0, 0, 1, 0 },
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		struct store_mailbox *mb = mbox(u, want[i].name);
+		struct store_mailbox_info st = status(mb);
+		assert_int_equal(st.messages, want[i].messages);
+		assert_int_equal(st.unseen, want[i].unseen);
+		assert_int_equal(st.deleted, want[i].deleted);
+		assert_int_equal(st.size, want[i].size);
+		store_mailbox_info_clear(&st);
+		uint32_t first, next, uid;
+		ok(store_mailbox_recent(mb, false, &first, &next, &err), &err);
+		assert_int_equal(first, want[i].recent);   /* nothing recent after the upgrade */
+		assert_int_equal(next, want[i].recent);
+		ok(store_mailbox_first_unseen(mb, &uid, &err), &err);
+		assert_int_equal(uid, want[i].first_unseen);
+		store_mailbox_close(&mb);
+	}
+	/* And the triggers keep them from now on. */
+	struct store_mailbox *mb = mbox(u, "INBOX");
+	uint64_t size = strlen("x\r\n\r\ny\r\n");
+	append_text(f->s, mb, "x\r\n\r\ny\r\n", 0);
+	struct store_mailbox_info st = status(mb);
+	assert_int_equal(st.messages, 4);
+	assert_int_equal(st.unseen, 2);
+	assert_int_equal(st.size, 390 + size);
+	store_mailbox_info_clear(&st);
+	uint32_t first, next;
+	ok(store_mailbox_recent(mb, true, &first, &next, &err), &err);
+	assert_int_equal(first, 5);
+	assert_int_equal(next, 6);
+	store_mailbox_close(&mb);
+	store_user_close(&u);
+	free(path);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -532,6 +647,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check_index, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_commit_many, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_commit_many, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_check_counts, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_migration_counts, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
