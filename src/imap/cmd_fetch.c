@@ -353,7 +353,8 @@ static int write_item(struct imap_cmd *c, struct fetch *f, const struct item *it
 	case ITEM_UID: buf_appendf(o, "UID %" PRIu32, m->uid); break;
 	case ITEM_FLAGS:
 		buf_append_str(o, "FLAGS ");
-		imap_write_flags(o, m->flags, m->keywords, m->n_keywords);
+		imap_write_flags(o, m->flags, m->keywords, m->n_keywords,
+				 imap_is_recent(c->st, m->uid));
 		break;
 	case ITEM_INTERNALDATE:
 		buf_append_str(o, "INTERNALDATE ");
@@ -423,7 +424,8 @@ static int fetch_one(void *ctx, const struct store_message *m)
 	}
 	if (!f->has_flags && in_list(&f->seen_changed, m->uid)) {
 		buf_append_str(&c->out, " FLAGS ");
-		imap_write_flags(&c->out, m->flags, m->keywords, m->n_keywords);
+		imap_write_flags(&c->out, m->flags, m->keywords, m->n_keywords,
+				 imap_is_recent(c->st, m->uid));
 	}
 	buf_append_str(&c->out, ")\r\n");
 	message_bytes_free(&mb);

@@ -103,7 +103,8 @@ static int visit(void *ctx, const struct store_message *m)
 		return 0;
 	w->cur = m;
 	struct imap_search_message sm = { .seq = seq, .msg = m, .get_header = get_header,
-					  .get_header_ctx = w };
+					  .get_header_ctx = w,
+					  .recent = imap_is_recent(w->c->st, m->uid) };
 	int r = imap_search_match(w->prog, &sm);
 	if (r < 0) {
 		w->failed = true;

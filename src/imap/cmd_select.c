@@ -78,7 +78,8 @@ static int qresync_fetch(void *ctx, const struct store_message *m)
 	if (seq == 0)
 		return 0;
 	buf_appendf(&v->c->out, "* %" PRIu32 " FETCH (UID %" PRIu32 " FLAGS ", seq, m->uid);
-	imap_write_flags(&v->c->out, m->flags, m->keywords, m->n_keywords);
+	imap_write_flags(&v->c->out, m->flags, m->keywords, m->n_keywords,
+			 imap_is_recent(v->c->st, m->uid));
 	buf_appendf(&v->c->out, " MODSEQ (%" PRIu64 "))\r\n", m->modseq);
 	return 0;
 }

@@ -51,7 +51,8 @@ static int write_flags(void *arg, const struct store_message *m)
 	if (c->uid)
 		buf_appendf(&c->out, "UID %" PRIu32 " ", m->uid);
 	buf_append_str(&c->out, "FLAGS ");
-	imap_write_flags(&c->out, m->flags, m->keywords, m->n_keywords);
+	imap_write_flags(&c->out, m->flags, m->keywords, m->n_keywords,
+			 imap_is_recent(c->st, m->uid));
 	if (c->st->condstore)
 		buf_appendf(&c->out, " MODSEQ (%" PRIu64 ")", m->modseq);
 	buf_append_str(&c->out, ")\r\n");

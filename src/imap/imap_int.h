@@ -70,6 +70,9 @@ struct imap_selected {
 	bool own_overflow;
 	/* SEARCHRES (RFC 5182): the UIDs saved by SEARCH ... SAVE ("$"). */
 	struct store_uid_list saved;
+	/* \Recent (IMAP4rev1): the UIDs this session was the first to see
+	 * (store_mailbox_recent), ascending. */
+	struct store_uid_list recent;
 };
 
 struct imap_state {
@@ -251,6 +254,9 @@ void imap_hibernate(struct imap_state *st);
 /* On the pool: open them again (the selected mailbox by name, checked by
  * UIDVALIDITY). Returns -1 when the store or the mailbox is gone. */
 int imap_wake(struct imap_cmd *c);
+/* Whether uid is \Recent for this session (never for IMAP4rev2, which has
+ * no \Recent). */
+bool imap_is_recent(const struct imap_state *st, uint32_t uid);
 /* Note a MODSEQ given by this session's own STORE (not echoed by sync). */
 void imap_sync_own(struct imap_selected *sel, uint64_t modseq);
 /* Remove uids (expunged by this session) from the view, appending EXPUNGE or
@@ -277,8 +283,9 @@ void imap_write_mailbox(struct buf *out, const struct imap_state *st, const char
  * separator. "INBOX" in any case is INBOX. Returns NULL after BAD/NO for a
  * name that is not valid (bad modified UTF-7). Free the result. */
 char *imap_mailbox_arg(struct imap_cmd *c, const struct imap_arg *a);
-/* "(\Seen \Flagged $Junk)" */
-void imap_write_flags(struct buf *out, unsigned flags, const char *const *keywords, size_t n);
+/* "(\Seen \Flagged $Junk)", with \Recent when recent. */
+void imap_write_flags(struct buf *out, unsigned flags, const char *const *keywords, size_t n,
+		      bool recent);
 /* Flags (STORE, APPEND): one flag-list argument, or count flag atoms.
  * System flags into *flags_r, keywords into *keywords_r (a malloc'd array
  * pointing into the arguments; free it). Returns false after BAD/NO. */

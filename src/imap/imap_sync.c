@@ -44,9 +44,72 @@ void imap_unselect(struct imap_state *st)
 	store_uid_list_free(&sel->uids);
 	store_uid_list_free(&sel->expunged);
 	store_uid_list_free(&sel->saved);
+	store_uid_list_free(&sel->recent);
 	free(sel);
 	st->sel = NULL;
 	st->state = IMAP_AUTHENTICATED;
+}
+
+static bool uid_list_has(const struct store_uid_list *l, uint32_t uid)
+{
+	size_t lo = 0, hi = l->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->uids[mid] == uid)
+			return true;
+		if (l->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+bool imap_is_recent(const struct imap_state *st, uint32_t uid)
+{
+	return !st->rev2 && st->sel != NULL && uid_list_has(&st->sel->recent, uid);
+}
+
+/* \Recent (RFC 3501 2.3.2): a read-write session claims the messages no
+ * session has seen yet; a read-only one sees them recent without claiming.
+ * Returns whether the set changed. */
+static bool claim_recent(struct imap_cmd *c)
+{
+	struct imap_selected *sel = c->st->sel;
+	uint32_t first, next;
+	char *error = NULL;
+	if (store_mailbox_recent(sel->mb, !sel->readonly, &first, &next, &error) < 0) {
+		log_msg(LOGL_ERROR, "imap", c->session_id, "event=recent_failed error=\"%s\"", error);
+		free(error);
+		return false;
+	}
+	size_t before = sel->recent.count;
+	if (sel->readonly)
+		sel->recent.count = 0;   /* the unclaimed range, seen afresh */
+	/* the UIDs of the view in [first, next), ascending, after those held */
+	size_t i = sel->uids.count;
+	while (i > 0 && sel->uids.uids[i - 1] >= first)
+		i--;
+	uint32_t last = sel->recent.count > 0 ? sel->recent.uids[sel->recent.count - 1] : 0;
+	for (; i < sel->uids.count && sel->uids.uids[i] < next; i++)
+		if (sel->uids.uids[i] > last)
+			uid_list_push(&sel->recent, sel->uids.uids[i]);
+	return sel->recent.count != before || sel->readonly;
+}
+
+/* SELECT's [UNSEEN n] (IMAP4rev1): the first message without \Seen. */
+static void write_unseen(struct imap_cmd *c)
+{
+	struct imap_selected *sel = c->st->sel;
+	uint32_t uid = 0;
+	char *error = NULL;
+	if (store_mailbox_first_unseen(sel->mb, &uid, &error) < 0) {
+		free(error);
+		return;
+	}
+	uint32_t seq = uid != 0 ? imap_uid_to_seq(sel->uids.uids, sel->uids.count, uid) : 0;
+	if (seq != 0)
+		buf_appendf(&c->out, "* OK [UNSEEN %" PRIu32 "] First unseen\r\n", seq);
 }
 
 int imap_select(struct imap_cmd *c, const char *name, bool readonly)
@@ -89,8 +152,11 @@ int imap_select(struct imap_cmd *c, const char *name, bool readonly)
 		buf_append_str(o, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
 				  "\\Draft \\*)] Flags permitted\r\n");
 	buf_appendf(o, "* %zu EXISTS\r\n", sel->uids.count);
-	if (!st->rev2)
-		buf_append_str(o, "* 0 RECENT\r\n");
+	claim_recent(c);
+	if (!st->rev2) {
+		buf_appendf(o, "* %zu RECENT\r\n", sel->recent.count);
+		write_unseen(c);
+	}
 	buf_appendf(o, "* OK [UIDVALIDITY %" PRIu32 "] UIDs valid\r\n", info.uidvalidity);
 	buf_appendf(o, "* OK [UIDNEXT %" PRIu32 "] Predicted next UID\r\n", info.uidnext);
 	buf_appendf(o, "* OK [HIGHESTMODSEQ %" PRIu64 "] Highest\r\n", info.highestmodseq);
@@ -222,6 +288,12 @@ static void remove_expunged(struct imap_cmd *c, const uint32_t *uids, size_t n)
 		memmove(&sel->uids.uids[seq - 1], &sel->uids.uids[seq],
 			(sel->uids.count - seq) * sizeof *sel->uids.uids);
 		sel->uids.count--;
+		uint32_t r = imap_uid_to_seq(sel->recent.uids, sel->recent.count, uids[i]);
+		if (r != 0) {
+			memmove(&sel->recent.uids[r - 1], &sel->recent.uids[r],
+				(sel->recent.count - r) * sizeof *sel->recent.uids);
+			sel->recent.count--;
+		}
 	}
 	if (c->st->qresync && gone.count > 0) {
 		/* gone is descending: reverse it for the set */
@@ -271,7 +343,8 @@ static void write_flag_change(struct imap_cmd *c, uint32_t seq, const struct cha
 	if (c->st->qresync || c->uid)
 		buf_appendf(&c->out, "UID %" PRIu32 " ", x->uid);
 	buf_append_str(&c->out, "FLAGS ");
-	imap_write_flags(&c->out, x->flags, (const char *const *)x->keywords, x->n_keywords);
+	imap_write_flags(&c->out, x->flags, (const char *const *)x->keywords, x->n_keywords,
+			 imap_is_recent(c->st, x->uid));
 	if (c->st->condstore)
 		buf_appendf(&c->out, " MODSEQ (%" PRIu64 ")", x->modseq);
 	buf_append_str(&c->out, ")\r\n");
@@ -314,8 +387,11 @@ int imap_sync(struct imap_cmd *c, bool allow_expunge)
 		if (seq != 0 && !own_change(sel, x->modseq))
 			write_flag_change(c, seq, x);
 	}
-	if (sel->uids.count != before)
+	if (sel->uids.count != before) {
 		buf_appendf(&c->out, "* %zu EXISTS\r\n", sel->uids.count);
+		if (claim_recent(c) && !c->st->rev2)
+			buf_appendf(&c->out, "* %zu RECENT\r\n", sel->recent.count);
+	}
 	if (ch.max_modseq > sel->modseq)
 		sel->modseq = ch.max_modseq;
 	sel->n_own = 0;

@@ -170,7 +170,8 @@ static const struct {
 	{ "\\Draft", STORE_FLAG_DRAFT },
 };
 
-void imap_write_flags(struct buf *out, unsigned flags, const char *const *keywords, size_t n)
+void imap_write_flags(struct buf *out, unsigned flags, const char *const *keywords, size_t n,
+		      bool recent)
 {
 	buf_putc(out, '(');
 	bool first = true;
@@ -180,6 +181,12 @@ void imap_write_flags(struct buf *out, unsigned flags, const char *const *keywor
 		if (!first)
 			buf_putc(out, ' ');
 		buf_append_str(out, system_flags[i].name);
+		first = false;
+	}
+	if (recent) {
+		if (!first)
+			buf_putc(out, ' ');
+		buf_append_str(out, "\\Recent");
 		first = false;
 	}
 	for (size_t i = 0; i < n; i++) {

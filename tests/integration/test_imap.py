@@ -88,11 +88,15 @@ def imap(server):
     return server
 
 
-def append(inst, *messages, mailbox="INBOX", user=ALICE, pw=ALICE_PW, flags=None):
+def append(inst, *messages, mailbox="INBOX", user=ALICE, pw=ALICE_PW, flags=None, claim=True):
+    """Append messages; with claim, the appending session then selects the
+    mailbox, so that they are no longer \\Recent for the test's sessions."""
     m = login(inst, user, pw)
     for data in messages:
         typ, _ = m.append(mailbox, flags, None, data)
         assert typ == "OK"
+    if claim:
+        m.select(mailbox)
     m.logout()
 
 
@@ -131,17 +135,21 @@ def test_imaplib_session(imap):
 
 
 def test_select_and_examine_responses(imap):
-    append(imap, msg(1))
+    append(imap, msg(1), claim=False)
     c = Imap(imap)
     r = c.ok("SELECT INBOX")
     assert "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)" in r
-    assert "* 1 EXISTS" in r and "* 0 RECENT" in r
+    assert "* 1 EXISTS" in r and "* 1 RECENT" in r   # this session is the first to see it
+    assert "* OK [UNSEEN 1] First unseen" in r
     assert any(re.match(r"\* OK \[UIDVALIDITY \d+\]", x) for x in r)
     assert any(x.startswith("* OK [UIDNEXT 2]") for x in r)
     assert any(x.startswith("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
                             "\\Draft \\*)]") for x in r)
+    assert c.ok("FETCH 1 FLAGS") == ["* 1 FETCH (FLAGS (\\Recent))"]
+    assert c.ok("SEARCH RECENT") == ["* SEARCH 1"]
     r = c.cmd("EXAMINE INBOX")
     assert r[0] == "* OK [CLOSED] Previous mailbox closed"
+    assert "* 0 RECENT" in r               # claimed by the SELECT before
     assert r[-1].startswith(f"a{c.n} OK [READ-ONLY]")
     assert c.cmd("STORE 1 +FLAGS \\Seen")[-1].startswith(f"a{c.n} NO [READ-ONLY]")
     r = c.cmd("FETCH 1 BODY[]")
@@ -283,7 +291,8 @@ def test_literals_and_append(imap):
     r = c.ok("SELECT INBOX")
     assert "* 3 EXISTS" in r
     r = c.ok("FETCH 1:3 (FLAGS INTERNALDATE)")
-    assert r[0] == '* 1 FETCH (FLAGS (\\Seen) INTERNALDATE "02-Nov-2026 09:00:00 +0000")'
+    # this session appended them and is the first to select: \\Recent
+    assert r[0] == '* 1 FETCH (FLAGS (\\Seen \\Recent) INTERNALDATE "02-Nov-2026 09:00:00 +0000")'
     assert "\\Flagged" in r[2]
     # a mailbox name as a literal
     r = c.literal("STATUS ", b"INBOX", " (MESSAGES)")
@@ -516,3 +525,22 @@ def test_idle_updates_then_done_and_fetch(imap):
         assert a.ok("FETCH 1:* UID")[0].startswith("* 1 FETCH (UID ")
         a.close()
         b.close()
+
+
+def test_recent_is_seen_by_one_session(imap):
+    """\\Recent (RFC 3501 2.3.2): the first session to learn of a message
+    has it recent; the others, and IMAP4rev2 sessions, do not."""
+    a, b, v2 = Imap(imap), Imap(imap), Imap(imap)
+    assert "* 0 RECENT" in a.ok("SELECT INBOX")
+    v2.ok("ENABLE IMAP4rev2")
+    r = v2.ok("SELECT INBOX")
+    assert not any("RECENT" in x for x in r)
+    append(imap, msg(1), claim=False)
+    assert a.ok("NOOP") == ["* 1 EXISTS", "* 1 RECENT"]
+    assert "* 0 RECENT" in b.ok("SELECT INBOX")
+    assert b.ok("FETCH 1 FLAGS") == ["* 1 FETCH (FLAGS ())"]
+    assert a.ok("FETCH 1 FLAGS") == ["* 1 FETCH (FLAGS (\\Recent))"]
+    assert a.ok("SEARCH NEW") == ["* SEARCH 1"]
+    assert b.ok("SEARCH OLD") == ["* SEARCH 1"]
+    assert v2.ok("NOOP") == ["* 1 EXISTS"]
+    assert v2.ok("FETCH 1 FLAGS") == ["* 1 FETCH (FLAGS ())"]

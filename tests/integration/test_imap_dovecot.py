@@ -441,20 +441,10 @@ def _lenient_syntax(cmd, line):
     return line
 
 
-def _no_recent(cmd, line):
-    if re.match(r"S: \* (\d+ RECENT|OK \[UNSEEN \d+\])", line):
-        return None
-    return re.sub(r" ?\\Recent", "", line).replace("( ", "(")
-
-
 KNOWN_DIFFERENCES = {
     "BADCHARSET list": (
         "RFC 9051 7.1: BADCHARSET is optionally followed by the supported charsets",
         lambda cmd, line: re.sub(r"\[BADCHARSET \([^)]*\)\]", "[BADCHARSET]", line)),
-    "\\Recent (temporary)": (
-        "NOT ALLOWED BY THE RFC: Surel does not track \\Recent yet (RFC 3501 2.3.2); "
-        "this entry goes once the store's recent mark lands",
-        _no_recent),
     "STORE without flags": (
         "RFC 9051 9 (store-att-flags needs a flag-list or at least one flag): Surel "
         "answers BAD to 'STORE 1 FLAGS'; Dovecot takes it as an empty list. EXPECT "
