@@ -45,6 +45,13 @@ static const char *const migrations[] = {
 	"CREATE INDEX accounts_domain ON accounts(domain_id);"
 	"CREATE INDEX aliases_domain ON aliases(domain_id);"
 	"CREATE INDEX aliases_target ON aliases(target);",
+
+	/* 3: per-account POP3 options (docs/pop3.md): 0 no, 1 yes, NULL the
+	 * global pop3.delete_after_retr / pop3.deleted_to_trash. */
+	"ALTER TABLE accounts ADD COLUMN pop3_delete_after_retr INTEGER"
+	"  CHECK (pop3_delete_after_retr IN (0, 1));"
+	"ALTER TABLE accounts ADD COLUMN pop3_deleted_to_trash INTEGER"
+	"  CHECK (pop3_deleted_to_trash IN (0, 1));",
 };
 
 #define MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -77,11 +84,18 @@ int db_prepare(sqlite3 *db, const char *sql, const struct db_arg *args, size_t n
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, "prepare", error_r);
 	for (size_t i = 0; i < nargs; i++) {
-		int idx = (int)i + 1, rc;
-		if (args[i].type == DB_ARG_TEXT)
+		int idx = (int)i + 1, rc = SQLITE_MISUSE;
+		switch (args[i].type) {
+		case DB_ARG_TEXT:
 			rc = sqlite3_bind_text(st, idx, args[i].text, -1, SQLITE_STATIC);
-		else
+			break;
+		case DB_ARG_INT:
 			rc = sqlite3_bind_int64(st, idx, args[i].num);
+			break;
+		case DB_ARG_NULL:
+			rc = sqlite3_bind_null(st, idx);
+			break;
+		}
 		if (rc != SQLITE_OK) {
 			db_fail(db, "bind", error_r);
 			sqlite3_finalize(st);

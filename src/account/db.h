@@ -27,8 +27,8 @@ void db_close(sqlite3 **db);
  * directory and dropped privileges. Returns 0, or -1. */
 int db_use_relative_paths(void);
 
-/* A bound parameter: text or integer. */
-enum db_arg_type { DB_ARG_TEXT, DB_ARG_INT };
+/* A bound parameter: text, integer or NULL. */
+enum db_arg_type { DB_ARG_TEXT, DB_ARG_INT, DB_ARG_NULL };
 struct db_arg {
 	enum db_arg_type type;
 	const char *text;
@@ -41,6 +41,10 @@ static inline struct db_arg db_text(const char *s)
 static inline struct db_arg db_int(long long v)
 {
 	return (struct db_arg){ .type = DB_ARG_INT, .num = v };
+}
+static inline struct db_arg db_null(void)
+{
+	return (struct db_arg){ .type = DB_ARG_NULL };
 }
 /* DB_ARGS(a, b) expands to the array and its length, for the calls below. */
 #define DB_ARGS(...) (const struct db_arg[]){ __VA_ARGS__ }, \

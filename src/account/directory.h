@@ -35,12 +35,36 @@ struct directory *directory_for_thread(const char *data_dir, char **error_r);
  * drop it, so that the next directory_for_thread() opens a fresh one. */
 void directory_thread_reset(void);
 
+/* A per-account yes/no that may be left to the global setting. Zero is
+ * "default", so an account_info initialised with { 0 } has none. */
+enum account_opt {
+	ACCOUNT_OPT_DEFAULT = 0,   /* NULL in surel.db: the configuration decides */
+	ACCOUNT_OPT_NO,
+	ACCOUNT_OPT_YES,
+	ACCOUNT_OPT_KEEP,          /* only in a change: leave the stored value */
+};
+
+/* The value in effect: the account's, else the global one. */
+static inline bool account_opt_value(enum account_opt opt, bool global)
+{
+	return opt == ACCOUNT_OPT_DEFAULT || opt == ACCOUNT_OPT_KEEP ? global
+								      : opt == ACCOUNT_OPT_YES;
+}
+
+/* The POP3 options of an account (docs/pop3.md), each overriding the
+ * setting of the same name in [pop3]. */
+struct account_pop3 {
+	enum account_opt delete_after_retr;   /* pop3.delete_after_retr */
+	enum account_opt deleted_to_trash;    /* pop3.deleted_to_trash */
+};
+
 struct account_info {
 	long long id;
 	char *address;        /* normalised: lower-case, domain as an A-label */
 	char *password_hash;
 	long long quota_bytes; /* 0 = unlimited */
 	bool enabled;
+	struct account_pop3 pop3;
 };
 void account_info_clear(struct account_info *a);
 
@@ -86,6 +110,10 @@ int directory_account_set_enabled(struct directory *dir, const char *address, bo
 				  char **error_r);
 int directory_account_set_quota(struct directory *dir, const char *address,
 				long long quota_bytes, char **error_r);
+/* Set the account's POP3 options in one statement: each field of *change is
+ * ACCOUNT_OPT_KEEP (left as it is), ACCOUNT_OPT_DEFAULT, _NO or _YES. */
+int directory_account_set_pop3(struct directory *dir, const char *address,
+			       const struct account_pop3 *change, char **error_r);
 
 struct account_list {
 	struct account_info *items;

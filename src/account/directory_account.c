@@ -1,4 +1,5 @@
 /* The directory: accounts. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "account/addr.h"
@@ -18,6 +19,7 @@ void account_info_clear(struct account_info *a)
 	a->id = 0;
 	a->quota_bytes = 0;
 	a->enabled = false;
+	a->pop3 = (struct account_pop3){ 0 };
 }
 
 void account_list_free(struct account_list *list)
@@ -28,7 +30,16 @@ void account_list_free(struct account_list *list)
 	list->count = 0;
 }
 
-#define ACCOUNT_COLUMNS "id, address, password_hash, quota_bytes, enabled"
+#define ACCOUNT_COLUMNS "id, address, password_hash, quota_bytes, enabled, " \
+	"pop3_delete_after_retr, pop3_deleted_to_trash"
+
+/* A nullable 0/1 column: NULL is "use the global setting". */
+static enum account_opt read_opt(sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return ACCOUNT_OPT_DEFAULT;
+	return sqlite3_column_int(st, col) != 0 ? ACCOUNT_OPT_YES : ACCOUNT_OPT_NO;
+}
 
 static void read_account(sqlite3_stmt *st, struct account_info *out)
 {
@@ -37,6 +48,8 @@ static void read_account(sqlite3_stmt *st, struct account_info *out)
 	out->password_hash = xstrdup((const char *)sqlite3_column_text(st, 2));
 	out->quota_bytes = sqlite3_column_int64(st, 3);
 	out->enabled = sqlite3_column_int(st, 4) != 0;
+	out->pop3.delete_after_retr = read_opt(st, 5);
+	out->pop3.deleted_to_trash = read_opt(st, 6);
 }
 
 int directory_find_account(struct directory *dir, const char *address,
@@ -145,18 +158,23 @@ int directory_account_add(struct directory *dir, const char *address, const char
 	return rc;
 }
 
-/* A one-statement change to an existing account; ?1 is its address, ?2 the
- * value when there is one. */
+/* A one-statement change to an existing account; ?1 is its address, ?2...
+ * the values. */
 static int account_update(struct directory *dir, const char *address, const char *sql,
-			  const struct db_arg *value, const char *event, char **error_r)
+			  const struct db_arg *values, size_t nvalues, const char *event,
+			  char **error_r)
 {
 	char *norm = NULL;
 	if (normalize(address, &norm, error_r) < 0)
 		return -1;
+	struct db_arg args[8];
+	if (nvalues + 1 > sizeof args / sizeof args[0])
+		abort();   /* a bug: more values than any statement here has */
+	args[0] = db_text(norm);
+	for (size_t i = 0; i < nvalues; i++)
+		args[i + 1] = values[i];
 	int changes = 0;
-	int rc = value != NULL
-		 ? db_run(dir->db, sql, DB_ARGS(db_text(norm), *value), &changes, error_r)
-		 : db_run(dir->db, sql, DB_ARGS(db_text(norm)), &changes, error_r);
+	int rc = db_run(dir->db, sql, args, nvalues + 1, &changes, error_r);
 	if (rc == 0 && changes == 0) {
 		*error_r = xasprintf("no such account '%s'", norm);
 		rc = -1;
@@ -169,7 +187,7 @@ static int account_update(struct directory *dir, const char *address, const char
 
 int directory_account_del(struct directory *dir, const char *address, char **error_r)
 {
-	return account_update(dir, address, "DELETE FROM accounts WHERE address = ?1", NULL,
+	return account_update(dir, address, "DELETE FROM accounts WHERE address = ?1", NULL, 0,
 			      "account_del", error_r);
 }
 
@@ -180,7 +198,7 @@ int directory_account_set_password(struct directory *dir, const char *address,
 		return -1;
 	struct db_arg value = db_text(password_hash);
 	return account_update(dir, address, "UPDATE accounts SET password_hash = ?2 WHERE address = ?1",
-			      &value, "account_passwd", error_r);
+			      &value, 1, "account_passwd", error_r);
 }
 
 int directory_account_set_enabled(struct directory *dir, const char *address, bool enabled,
@@ -188,7 +206,7 @@ int directory_account_set_enabled(struct directory *dir, const char *address, bo
 {
 	struct db_arg value = db_int(enabled);
 	return account_update(dir, address, "UPDATE accounts SET enabled = ?2 WHERE address = ?1",
-			      &value, enabled ? "account_enable" : "account_disable",
+			      &value, 1, enabled ? "account_enable" : "account_disable",
 			      error_r);
 }
 
@@ -199,7 +217,36 @@ int directory_account_set_quota(struct directory *dir, const char *address,
 		return -1;
 	struct db_arg value = db_int(quota_bytes);
 	return account_update(dir, address, "UPDATE accounts SET quota_bytes = ?2 WHERE address = ?1",
-			      &value, "account_quota", error_r);
+			      &value, 1, "account_quota", error_r);
+}
+
+/* A column's new value (?2k+1) and whether to write it (?2k); KEEP writes
+ * nothing, so that the statement leaves the column as it is. */
+static void opt_args(enum account_opt opt, struct db_arg *set_r, struct db_arg *value_r)
+{
+	*set_r = db_int(opt != ACCOUNT_OPT_KEEP);
+	switch (opt) {
+	case ACCOUNT_OPT_NO: *value_r = db_int(0); break;
+	case ACCOUNT_OPT_YES: *value_r = db_int(1); break;
+	case ACCOUNT_OPT_DEFAULT:
+	case ACCOUNT_OPT_KEEP: *value_r = db_null(); break;
+	}
+}
+
+int directory_account_set_pop3(struct directory *dir, const char *address,
+			       const struct account_pop3 *change, char **error_r)
+{
+	struct db_arg v[4];
+	opt_args(change->delete_after_retr, &v[0], &v[1]);
+	opt_args(change->deleted_to_trash, &v[2], &v[3]);
+	return account_update(dir, address,
+			      "UPDATE accounts SET"
+			      " pop3_delete_after_retr ="
+			      "  CASE WHEN ?2 THEN ?3 ELSE pop3_delete_after_retr END,"
+			      " pop3_deleted_to_trash ="
+			      "  CASE WHEN ?4 THEN ?5 ELSE pop3_deleted_to_trash END"
+			      " WHERE address = ?1",
+			      v, 4, "account_pop3", error_r);
 }
 
 static int collect_accounts(sqlite3_stmt *st, struct account_list *list_r, char **error_r)

@@ -1,7 +1,8 @@
-/* surel user add|del|list|passwd|enable|disable|quota: accounts. */
+/* surel user add|del|list|show|passwd|enable|disable|quota|set: accounts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "account/addr.h"
 #include "account/directory.h"
@@ -15,13 +16,20 @@ static const char usage[] =
 	"                      [--disabled] ADDRESS\n"
 	"       surel user del ADDRESS             (the account and its mail)\n"
 	"       surel user list [DOMAIN]\n"
+	"       surel user show ADDRESS            (every setting of the account)\n"
 	"       surel user passwd [--password-stdin | --generate | --hash HASH] ADDRESS\n"
 	"       surel user enable ADDRESS\n"
 	"       surel user disable ADDRESS\n"
 	"       surel user quota ADDRESS SIZE      (SIZE: 0 for unlimited, 500M, 2G, ...)\n"
-	"Without an option the password is asked twice on the terminal.\n";
+	"       surel user set [--pop3-delete-after-retr yes|no|default]\n"
+	"                      [--pop3-deleted-to-trash yes|no|default] ADDRESS\n"
+	"Without an option the password is asked twice on the terminal.\n"
+	"A POP3 option set to 'default' follows the [pop3] setting of the same name.\n";
 
-enum { OPT_STDIN = 256, OPT_GENERATE, OPT_HASH, OPT_QUOTA, OPT_DISABLED };
+enum {
+	OPT_STDIN = 256, OPT_GENERATE, OPT_HASH, OPT_QUOTA, OPT_DISABLED,
+	OPT_POP3_DELETE_AFTER_RETR, OPT_POP3_DELETED_TO_TRASH,
+};
 
 /* What the options of add and passwd say. */
 struct user_opts {
@@ -272,6 +280,136 @@ static int user_quota(int argc, char **argv)
 	return change_account(CHANGE_QUOTA, argv[optind], quota);
 }
 
+/* ---- set ---- */
+
+static const struct option set_options[] = {
+	{ "pop3-delete-after-retr", required_argument, NULL, OPT_POP3_DELETE_AFTER_RETR },
+	{ "pop3-deleted-to-trash", required_argument, NULL, OPT_POP3_DELETED_TO_TRASH },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* yes|no (or any boolean the configuration takes) or default. */
+static int parse_opt(const char *option, const char *text, enum account_opt *out)
+{
+	bool b;
+	if (strcasecmp(text, "default") == 0)
+		*out = ACCOUNT_OPT_DEFAULT;
+	else if (config_parse_bool(text, &b) == 0)
+		*out = b ? ACCOUNT_OPT_YES : ACCOUNT_OPT_NO;
+	else
+		return cli_failf("invalid value '%s' for --%s (yes, no or default)", text, option);
+	return 0;
+}
+
+/* Options, then exactly one ADDRESS; 0 or the exit status. Every value is
+ * checked before the database is opened. */
+static int parse_set_opts(int argc, char **argv, struct account_pop3 *change)
+{
+	*change = (struct account_pop3){ ACCOUNT_OPT_KEEP, ACCOUNT_OPT_KEEP };
+	const char *values[2] = { NULL, NULL };
+	int c;
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, ":", set_options)) != -1) {
+		if (c == OPT_POP3_DELETE_AFTER_RETR)
+			values[0] = optarg;
+		else if (c == OPT_POP3_DELETED_TO_TRASH)
+			values[1] = optarg;
+		else
+			return cli_usage(usage);
+	}
+	if (argc - optind != 1)
+		return cli_usage(usage);
+	if (values[0] == NULL && values[1] == NULL) {
+		fprintf(stderr, "surel: nothing to set: give --pop3-delete-after-retr "
+			"or --pop3-deleted-to-trash\n");
+		return cli_usage(usage);
+	}
+	if (values[0] != NULL &&
+	    parse_opt(set_options[0].name, values[0], &change->delete_after_retr) != 0)
+		return 1;
+	if (values[1] != NULL &&
+	    parse_opt(set_options[1].name, values[1], &change->deleted_to_trash) != 0)
+		return 1;
+	return 0;
+}
+
+static int user_set(int argc, char **argv)
+{
+	struct account_pop3 change;
+	int status = parse_set_opts(argc, argv, &change);
+	if (status != 0)
+		return status;
+	struct directory *dir = cli_open_directory(&status);
+	if (dir == NULL)
+		return status;
+	char *error = NULL;
+	if (directory_account_set_pop3(dir, argv[optind], &change, &error) < 0)
+		status = cli_fail(&error);
+	directory_close(&dir);
+	return status;
+}
+
+/* ---- show ---- */
+
+/* "yes", "no", or "default (yes)" with the global value. */
+static const char *opt_text(enum account_opt opt, bool global)
+{
+	switch (opt) {
+	case ACCOUNT_OPT_YES: return "yes";
+	case ACCOUNT_OPT_NO: return "no";
+	case ACCOUNT_OPT_DEFAULT:
+	case ACCOUNT_OPT_KEEP: break;
+	}
+	return global ? "default (yes)" : "default (no)";
+}
+
+static void print_account(const struct account_info *a, const struct config *cfg)
+{
+	char size[32];
+	cli_format_size(a->quota_bytes, size, sizeof size);
+	printf("address: %s\n"
+	       "id: %lld\n"
+	       "quota: %s\n"
+	       "status: %s\n"
+	       "pop3-delete-after-retr: %s\n"
+	       "pop3-deleted-to-trash: %s\n",
+	       a->address, a->id, size, a->enabled ? "enabled" : "disabled",
+	       opt_text(a->pop3.delete_after_retr, cfg->pop3_delete_after_retr),
+	       opt_text(a->pop3.deleted_to_trash, cfg->pop3_deleted_to_trash));
+}
+
+static int user_show(int argc, char **argv)
+{
+	int status = cli_plain_args(argc, argv, 1, 1, usage);
+	if (status != 0)
+		return status;
+	/* The configuration too: a default is shown with the value it gives. */
+	struct config *cfg = cli_load_config(cli_config_path);
+	if (cfg == NULL)
+		return EXIT_USAGE;
+	struct directory *dir = NULL;
+	char *norm = NULL, *error = NULL;
+	struct account_info info = { 0 };
+	const char *address = argv[optind];
+	if (addr_normalize(address, strlen(address), &norm, &error) < 0 ||
+	    directory_open_config(cfg, &dir, &error) < 0) {
+		status = cli_fail(&error);
+	} else {
+		int rc = directory_find_account(dir, norm, &info, &error);
+		if (rc < 0)
+			status = cli_fail(&error);
+		else if (rc == 0)
+			status = cli_failf("no such account '%s'", norm);
+		else
+			print_account(&info, cfg);
+	}
+	account_info_clear(&info);
+	free(norm);
+	directory_close(&dir);
+	config_free(&cfg);
+	return status;
+}
+
 /* ---- list ---- */
 
 static int user_list(int argc, char **argv)
@@ -306,10 +444,12 @@ int cmd_user(int argc, char **argv)
 		{ "add", user_add },
 		{ "del", user_del },
 		{ "list", user_list },
+		{ "show", user_show },
 		{ "passwd", user_passwd },
 		{ "enable", user_enable },
 		{ "disable", user_disable },
 		{ "quota", user_quota },
+		{ "set", user_set },
 		{ NULL, NULL },
 	};
 	return cli_dispatch(verbs, argc, argv, usage);

@@ -66,7 +66,7 @@ static void verified(enum auth_result result, const struct account_info *account
 	st->pending = NULL;
 	if (result == AUTH_OK) {
 		/* Input stays paused while the maildrop is locked and read. */
-		pop3_maildrop_open(s, account->id, account->address);
+		pop3_maildrop_open(s, account);
 		return;
 	}
 	session_resume_input(s);

@@ -13,6 +13,7 @@
 #include "pop3/pop3_parse.h"
 #include "server/session.h"
 
+struct account_info;
 struct auth_pending;
 struct sasl;
 struct store;
@@ -34,7 +35,7 @@ struct pop3_message {
 	char blob_id[65];
 	char *prefix;           /* the store's per-message prefix, sent before the blob */
 	size_t prefix_len;
-	bool deleted;           /* DELE (or RETR with pop3.delete_after_retr) */
+	bool deleted;           /* DELE (or RETR with delete_after_retr) */
 	bool retrieved;         /* RETR sent it whole: \Seen at UPDATE */
 };
 
@@ -42,6 +43,10 @@ struct pop3_message {
  * session, or by a job on the pool once the session has gone. */
 struct pop3_maildrop {
 	long long account_id;
+	/* The account's options, else pop3.delete_after_retr and
+	 * pop3.deleted_to_trash: fixed at login for the session. */
+	bool delete_after_retr;
+	bool deleted_to_trash;
 	int lock_fd;            /* flock LOCK_EX on DATA_DIR/pop3-locks/<id>.lock */
 	struct store *store;    /* this session's own handle (used by one thread at a time) */
 	struct store_user *user;
@@ -97,7 +102,7 @@ void pop3_job_submit(struct session *s, struct pop3_job *job);
 /* The credentials are good: lock the account's maildrop, take the snapshot,
  * then reply "+OK Logged in" (TRANSACTION) or -ERR [IN-USE] / [LOGIN-DELAY]
  * / [SYS/TEMP] (AUTHORIZATION). */
-void pop3_maildrop_open(struct session *s, long long account_id, const char *address);
+void pop3_maildrop_open(struct session *s, const struct account_info *account);
 /* QUIT in TRANSACTION: UPDATE (RFC 1939 6), reply, close. */
 void pop3_maildrop_update(struct session *s);
 /* On close: give up the maildrop without applying anything. */
@@ -112,7 +117,9 @@ void pop3_transaction_command(struct session *s, struct pop3_state *st,
 
 /* ---- pop3_session.c: configuration as CAPA shows it ---- */
 
-/* "NEVER" or a number of days (0 with pop3.delete_after_retr). */
-const char *pop3_expire_value(const struct session *s);
+/* EXPIRE's argument (RFC 2449 6.7): "NEVER" or a number of days, 0 when
+ * messages are deleted after RETR. Before login the global value followed
+ * by " USER" (accounts may differ); after login the account's value. */
+const char *pop3_expire_value(const struct session *s, char *buf, size_t size);
 
 #endif

@@ -16,8 +16,12 @@
  * a message expunged meanwhile answers "-ERR [SYS/TEMP]" or finds the blob
  * still there (blobs are collected after a grace period).
  *
+ * Options: the account's pop3_delete_after_retr and pop3_deleted_to_trash
+ * (surel user set), else pop3.delete_after_retr and pop3.deleted_to_trash,
+ * read once at login (struct pop3_maildrop) and kept for the session.
+ *
  * UPDATE: the messages marked deleted are given \Deleted and expunged (or
- * moved to the Trash mailbox with pop3.deleted_to_trash), those retrieved
+ * moved to the Trash mailbox with deleted_to_trash), those retrieved
  * with RETR get \Seen; IMAP sessions learn of it through the store's change
  * notification. A session that ends any other way (drop, timeout, kill,
  * shutdown) applies nothing.
@@ -37,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "account/directory.h"
 #include "core/config.h"
 #include "core/pool.h"
 #include "core/xmalloc.h"
@@ -236,8 +241,10 @@ static void open_done(struct session *s, struct pop3_job *job)
 		st->user = j->address;
 		j->address = NULL;
 		log_msg(LOGL_INFO, "pop3", s->id,
-			"event=login user=%s method=%s messages=%zu octets=%llu", st->user,
-			st->method, md->count, (unsigned long long)md->total_bytes);
+			"event=login user=%s method=%s messages=%zu octets=%llu "
+			"delete_after_retr=%s deleted_to=%s", st->user, st->method, md->count,
+			(unsigned long long)md->total_bytes, md->delete_after_retr ? "yes" : "no",
+			md->deleted_to_trash ? "trash" : "expunge");
 		session_printf(s, "+OK Logged in\r\n");
 		md = NULL;
 		break;
@@ -260,7 +267,7 @@ static void open_done(struct session *s, struct pop3_job *job)
 	session_resume_input(s);
 }
 
-void pop3_maildrop_open(struct session *s, long long account_id, const char *address)
+void pop3_maildrop_open(struct session *s, const struct account_info *account)
 {
 	if (s->pool == NULL) {
 		session_printf(s, "-ERR [SYS/TEMP] Mailbox unavailable, try later\r\n");
@@ -268,14 +275,18 @@ void pop3_maildrop_open(struct session *s, long long account_id, const char *add
 	}
 	struct open_job *j = xcalloc(1, sizeof *j);
 	struct pop3_maildrop *md = xcalloc(1, sizeof *md);
-	md->account_id = account_id;
+	md->account_id = account->id;
+	md->delete_after_retr = account_opt_value(account->pop3.delete_after_retr,
+						  s->cfg->pop3_delete_after_retr);
+	md->deleted_to_trash = account_opt_value(account->pop3.deleted_to_trash,
+						 s->cfg->pop3_deleted_to_trash);
 	md->lock_fd = -1;
 	j->base.md = md;
 	j->base.work = open_work;
 	j->base.done = open_done;
 	j->base.free = open_job_free;
 	j->data_dir = xstrdup(s->cfg->server_data_dir);
-	j->address = xstrdup(address);
+	j->address = xstrdup(account->address);
 	j->login_delay = s->cfg->pop3_login_delay;
 	pop3_job_submit(s, &j->base);
 }
@@ -297,15 +308,25 @@ static void update_job_free(struct pop3_job *job)
 	free(j);
 }
 
-/* The UIDs of the messages with `deleted` (or `retrieved`) as ranges. */
-static struct store_uid_range *uid_ranges(const struct pop3_maildrop *md, bool deleted,
+/* Which messages uid_ranges() takes. */
+enum uid_pick {
+	PICK_DELETED,
+	PICK_RETRIEVED_KEPT,    /* retrieved and not deleted */
+	PICK_RETRIEVED,         /* retrieved, deleted or not */
+};
+
+/* The UIDs of the messages picked, as ranges. */
+static struct store_uid_range *uid_ranges(const struct pop3_maildrop *md, enum uid_pick pick,
 					  size_t *n_r)
 {
 	struct store_uid_range *r = xcalloc(md->count + 1, sizeof *r);
 	size_t n = 0;
 	for (size_t i = 0; i < md->count; i++) {
 		const struct pop3_message *m = &md->msgs[i];
-		if (deleted ? !m->deleted : (!m->retrieved || m->deleted))
+		bool take = pick == PICK_DELETED ? m->deleted
+			    : pick == PICK_RETRIEVED ? m->retrieved
+			    : m->retrieved && !m->deleted;
+		if (!take)
 			continue;
 		if (n > 0 && r[n - 1].hi + 1 == m->uid)
 			r[n - 1].hi = m->uid;
@@ -365,7 +386,10 @@ static void update_work(struct pop3_job *job)
 	struct update_job *j = (struct update_job *)job;
 	struct pop3_maildrop *md = job->md;
 	size_t n;
-	struct store_uid_range *seen = uid_ranges(md, false, &n);
+	/* \Seen for what RETR sent whole; of the deleted ones only those
+	 * that go on living in Trash. */
+	struct store_uid_range *seen =
+		uid_ranges(md, j->to_trash ? PICK_RETRIEVED : PICK_RETRIEVED_KEPT, &n);
 	if (n > 0) {
 		struct store_uidset set = { seen, n };
 		struct store_flag_change change = { .op = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN };
@@ -373,7 +397,7 @@ static void update_work(struct pop3_job *job)
 			j->failed = 1;
 	}
 	free(seen);
-	struct store_uid_range *del = uid_ranges(md, true, &n);
+	struct store_uid_range *del = uid_ranges(md, PICK_DELETED, &n);
 	if (n > 0 && !j->failed) {
 		struct store_uidset set = { del, n };
 		if (apply_deletions(j, md, &set) < 0)
@@ -406,7 +430,7 @@ void pop3_maildrop_update(struct session *s)
 	struct pop3_state *st = s->data;
 	st->state = POP3_UPDATE;
 	struct update_job *j = xcalloc(1, sizeof *j);
-	j->to_trash = s->cfg->pop3_deleted_to_trash;
+	j->to_trash = st->md->deleted_to_trash;
 	j->base.md = st->md;   /* the job owns it until done */
 	st->md = NULL;
 	j->base.work = update_work;

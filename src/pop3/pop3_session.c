@@ -14,6 +14,7 @@
  * one before runs on the pool. */
 #include "pop3/pop3_session.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,21 +56,37 @@ static void on_connect(struct session *s)
 	session_printf(s, "+OK Surel ready\r\n");
 }
 
-/* pop3.expire: "NEVER" or a number of days (RFC 2449 6.7). */
-const char *pop3_expire_value(const struct session *s)
+/* RFC 2449 6.7: EXPIRE's argument is the least number of days a message is
+ * kept, or NEVER; 0 says the client may not leave mail on the server (here:
+ * a message sent by RETR is deleted at QUIT). It may differ between users,
+ * and "USER" after the value in the AUTHORIZATION state says so:
+ *
+ *   expire-capa = "EXPIRE" SP (1*DIGIT / "NEVER") [SP "USER"]   ; USER before login only
+ *
+ * Every account may override pop3.delete_after_retr (surel user set), so
+ * before login the global value is given with " USER"; after login the
+ * account's own value, which is what this session does. */
+const char *pop3_expire_value(const struct session *s, char *buf, size_t size)
 {
-	if (s->cfg->pop3_delete_after_retr)
-		return "0";
+	const struct pop3_state *st = s->data;
+	bool logged_in = st->state != POP3_AUTHORIZATION && st->md != NULL;
+	bool delete_after_retr = logged_in ? st->md->delete_after_retr
+					   : s->cfg->pop3_delete_after_retr;
 	const char *v = s->cfg->pop3_expire;
 	size_t n = strspn(v, "0123456789");
-	if (strcmp(v, "NEVER") == 0 || (n > 0 && n <= 5 && v[n] == '\0'))
-		return v;
-	log_msg(LOGL_WARN, "pop3", s->id, "event=bad_config key=pop3.expire value=\"%s\"", v);
-	return "NEVER";
+	if (delete_after_retr) {
+		v = "0";
+	} else if (strcmp(v, "NEVER") != 0 && !(n > 0 && n <= 5 && v[n] == '\0')) {
+		log_msg(LOGL_WARN, "pop3", s->id, "event=bad_config key=pop3.expire value=\"%s\"", v);
+		v = "NEVER";
+	}
+	snprintf(buf, size, "%s%s", v, logged_in ? "" : " USER");
+	return buf;
 }
 
 static void cmd_capa(struct session *s, struct pop3_state *st)
 {
+	char expire[32];
 	session_printf(s, "+OK Capability list follows\r\n");
 	if (st->state == POP3_AUTHORIZATION) {
 		if (session_can_starttls(s))
@@ -80,7 +97,7 @@ static void cmd_capa(struct session *s, struct pop3_state *st)
 	session_printf(s,
 		       "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
 		       "EXPIRE %s\r\nLOGIN-DELAY %lld\r\nIMPLEMENTATION Surel\r\n.\r\n",
-		       pop3_expire_value(s), s->cfg->pop3_login_delay);
+		       pop3_expire_value(s, expire, sizeof expire), s->cfg->pop3_login_delay);
 }
 
 static void cmd_stls(struct session *s)

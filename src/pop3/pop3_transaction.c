@@ -15,8 +15,11 @@
  * the unstuffed message).
  *
  * A message number out of range, or of a deleted message: "-ERR No such
- * message" / "-ERR Message N already deleted" (RFC 2449 and 3206 define no
- * response code for it).
+ * message" / "-ERR Message N already deleted"; RETR or TOP of a message
+ * that another session (IMAP) has expunged since login: "-ERR Message N was
+ * expunged by another session", checked in the store before the blob is
+ * opened; the numbering stays that of the snapshot. RFC 2449 and 3206
+ * define no response code for these, so none is given.
  *
  * RETR and TOP: the blob is opened and read on the pool (disk I/O), in
  * pieces of RETR_CHUNK octets of message, each byte-stuffed on the pool
@@ -130,6 +133,7 @@ struct retr_job {
 	const char *data;               /* the blob, mapped */
 	size_t len, pos;
 	bool finished;                  /* out ends with the final "." */
+	bool expunged;                  /* no longer in the INBOX: nothing sent */
 	struct buf out;
 	char *error;
 };
@@ -143,11 +147,36 @@ static void retr_job_free(struct pop3_job *job)
 	free(j);
 }
 
+static int found(void *ctx, const struct store_message *m)
+{
+	(void)m;
+	*(bool *)ctx = true;
+	return 0;
+}
+
+/* Whether the message is still in the INBOX: an IMAP session may have
+ * expunged it since the snapshot, and its blob may outlive it (a grace
+ * period, or another message with the same content). 1, 0, -1 error. */
+static int still_in_inbox(struct pop3_maildrop *md, uint32_t uid, char **error_r)
+{
+	bool present = false;
+	struct store_uid_range r = { uid, uid };
+	struct store_uidset set = { &r, 1 };
+	if (store_fetch(md->inbox, &set, 0, found, &present, error_r) < 0)
+		return -1;
+	return present;
+}
+
 static void retr_work(struct pop3_job *job)
 {
 	struct retr_job *j = (struct retr_job *)job;
 	buf_clear(&j->out);
 	if (j->blob == NULL) {
+		int rc = still_in_inbox(job->md, j->msg->uid, &j->error);
+		if (rc <= 0) {
+			j->expunged = rc == 0;
+			return;
+		}
 		const void *data;
 		if (store_blob_open(job->md->store, j->msg->blob_id, &j->blob, &j->error) < 0 ||
 		    store_blob_data(j->blob, &data, &j->len, &j->error) < 0)
@@ -177,6 +206,15 @@ static void retr_done(struct session *s, struct pop3_job *job)
 {
 	struct retr_job *j = (struct retr_job *)job;
 	struct pop3_state *st = s->data;
+	if (j->expunged) {
+		log_msg(LOGL_INFO, "pop3", s->id, "event=%s_expunged msg=%" PRIu32 " uid=%" PRIu32,
+			j->top ? "top" : "retr", j->number, j->msg->uid);
+		session_printf(s, "-ERR Message %" PRIu32 " was expunged by another session\r\n",
+			       j->number);
+		retr_job_free(job);
+		session_resume_input(s);
+		return;
+	}
 	if (j->error != NULL) {
 		log_msg(LOGL_ERROR, "pop3", s->id, "event=retr_failed uid=%" PRIu32 " error=\"%s\"",
 			j->msg->uid, j->error);
@@ -197,7 +235,7 @@ static void retr_done(struct session *s, struct pop3_job *job)
 	}
 	if (!j->top) {
 		j->msg->retrieved = true;
-		if (s->cfg->pop3_delete_after_retr)
+		if (st->md->delete_after_retr)
 			j->msg->deleted = true;
 	}
 	log_msg(LOGL_DEBUG, "pop3", s->id, "event=%s msg=%" PRIu32 " uid=%" PRIu32 " octets=%zu",

@@ -408,6 +408,133 @@ def test_user_add_refused_for_alias_address(org):
           "info@example.org)\n", input="pw\n")
 
 
+# ---- per-account POP3 options ----
+
+def pop3_columns(instance, address):
+    con = sqlite3.connect(instance.data / "surel.db")
+    try:
+        return con.execute("SELECT pop3_delete_after_retr, pop3_deleted_to_trash FROM accounts"
+                           " WHERE address = ?", (address,)).fetchone()
+    finally:
+        con.close()
+
+
+def show(instance, address):
+    return dict(line.split(": ", 1) for line in lines(instance.cli("user", "show", address)))
+
+
+def test_user_show(org):
+    org.cli("user", "quota", "bob@example.org", "2G")
+    org.cli("user", "disable", "bob@example.org")
+    assert lines(org.cli("user", "show", "Bob@EXAMPLE.org")) == [
+        "address: bob@example.org",
+        "id: 2",
+        "quota: 2G",
+        "status: disabled",
+        "pop3-delete-after-retr: default (no)",
+        "pop3-deleted-to-trash: default (no)",
+    ]
+    # a default is shown with the value the configuration gives it
+    org.write_conf("[pop3]\ndelete_after_retr = yes\n")
+    assert show(org, "bob@example.org")["pop3-delete-after-retr"] == "default (yes)"
+    assert show(org, "bob@example.org")["pop3-deleted-to-trash"] == "default (no)"
+    fails(org, ["user", "show", "carol@example.org"], "surel: no such account 'carol@example.org'\n")
+    fails(org, ["user", "show", "carol"], "surel: invalid address 'carol': missing '@' and domain\n")
+    fails(org, ["user", "show"], "usage:", status=2)
+    fails(org, ["user", "show", "alice@example.org", "bob@example.org"], "usage:", status=2)
+
+
+def test_user_set_pop3_options(org):
+    assert pop3_columns(org, "alice@example.org") == (None, None)   # NULL: the global setting
+    org.cli("user", "set", "Alice@example.org", "--pop3-delete-after-retr", "yes")
+    assert pop3_columns(org, "alice@example.org") == (1, None)
+    org.cli("user", "set", "--pop3-deleted-to-trash", "no", "alice@example.org")  # options first
+    assert pop3_columns(org, "alice@example.org") == (1, 0)
+    org.cli("user", "set", "alice@example.org", "--pop3-delete-after-retr=default",
+            "--pop3-deleted-to-trash", "YES")
+    assert pop3_columns(org, "alice@example.org") == (None, 1)
+    assert show(org, "alice@example.org")["pop3-delete-after-retr"] == "default (no)"
+    assert show(org, "alice@example.org")["pop3-deleted-to-trash"] == "yes"
+    # the booleans of the configuration file are taken too
+    for value, stored in (("on", 1), ("false", 0), ("1", 1), ("Default", None)):
+        org.cli("user", "set", "alice@example.org", "--pop3-delete-after-retr", value)
+        assert pop3_columns(org, "alice@example.org") == (stored, 1)
+    assert pop3_columns(org, "bob@example.org") == (None, None)      # untouched
+    # the list keeps its three columns
+    assert lines(org.cli("user", "list")) == ["alice@example.org\tunlimited\tenabled",
+                                              "bob@example.org\tunlimited\tenabled"]
+
+
+def test_user_set_errors(org):
+    org.cli("user", "set", "alice@example.org", "--pop3-deleted-to-trash", "yes")
+    setting = ["--pop3-delete-after-retr", "yes"]
+    fails(org, ["user", "set", "carol@example.org", *setting],
+          "surel: no such account 'carol@example.org'\n")
+    fails(org, ["user", "set", "carol@nowhere.example", *setting],
+          "surel: no such account 'carol@nowhere.example'\n")
+    fails(org, ["user", "set", "carol", *setting],
+          "surel: invalid address 'carol': missing '@' and domain\n")
+    fails(org, ["user", "set", "alice@example.org", "--pop3-delete-after-retr", "maybe"],
+          "surel: invalid value 'maybe' for --pop3-delete-after-retr (yes, no or default)\n")
+    fails(org, ["user", "set", "alice@example.org", "--pop3-deleted-to-trash", ""],
+          "surel: invalid value '' for --pop3-deleted-to-trash (yes, no or default)\n")
+    # one bad value: the other option is not applied either
+    fails(org, ["user", "set", "alice@example.org", *setting, "--pop3-deleted-to-trash", "perhaps"],
+          "invalid value 'perhaps' for --pop3-deleted-to-trash")
+    # a bad value is reported before the account is looked up
+    fails(org, ["user", "set", "carol@example.org", "--pop3-delete-after-retr", "maybe"],
+          "invalid value 'maybe'")
+    # usage errors
+    fails(org, ["user", "set", "alice@example.org"],
+          "surel: nothing to set: give --pop3-delete-after-retr or --pop3-deleted-to-trash\n",
+          status=2)
+    fails(org, ["user", "set", *setting], "usage:", status=2)
+    fails(org, ["user", "set", "alice@example.org", "bob@example.org", *setting], "usage:",
+          status=2)
+    fails(org, ["user", "set", "alice@example.org", "--pop3-delete-after-retr"],
+          "surel: option '--pop3-delete-after-retr' needs a value", status=2)
+    fails(org, ["user", "set", "--quota", "1M", "alice@example.org"],
+          "surel: unknown option '--quota'", status=2)
+    fails(org, ["user", "set"], "usage:", status=2)
+    assert pop3_columns(org, "alice@example.org") == (None, 1)
+
+
+def test_directory_from_version_2_is_migrated(instance):
+    """A surel.db written before the POP3 columns: its accounts get NULL
+    (the global settings), and the CLI works on it at once."""
+    instance.data.mkdir()
+    con = sqlite3.connect(instance.data / "surel.db")
+    con.executescript(
+        "CREATE TABLE domains (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+        " created INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " domain_id INTEGER NOT NULL REFERENCES domains(id), address TEXT NOT NULL UNIQUE,"
+        " password_hash TEXT NOT NULL, quota_bytes INTEGER NOT NULL DEFAULT 0"
+        " CHECK (quota_bytes >= 0), enabled INTEGER NOT NULL DEFAULT 1"
+        " CHECK (enabled IN (0, 1)), created INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE aliases (id INTEGER PRIMARY KEY, domain_id INTEGER NOT NULL"
+        " REFERENCES domains(id), source TEXT NOT NULL, target TEXT NOT NULL,"
+        " UNIQUE (source, target));"
+        "CREATE INDEX accounts_domain ON accounts(domain_id);"
+        "CREATE INDEX aliases_domain ON aliases(domain_id);"
+        "CREATE INDEX aliases_target ON aliases(target);"
+        "INSERT INTO domains (name) VALUES ('example.org');"
+        "PRAGMA user_version = 2;")
+    h = crypt.crypt("old secret", "$6$saltsalt$")
+    con.execute("INSERT INTO accounts (domain_id, address, password_hash) VALUES (1, ?, ?)",
+                ("alice@example.org", h))
+    con.commit()
+    con.close()
+    assert show(instance, "alice@example.org")["pop3-deleted-to-trash"] == "default (no)"
+    con = sqlite3.connect(instance.data / "surel.db")
+    assert con.execute("PRAGMA user_version").fetchone()[0] >= 3
+    con.close()
+    assert pop3_columns(instance, "alice@example.org") == (None, None)
+    instance.cli("user", "set", "alice@example.org", "--pop3-deleted-to-trash", "yes")
+    assert pop3_columns(instance, "alice@example.org") == (None, 1)
+    assert check_password(instance, "alice@example.org", "old secret")
+
+
 # ---- aliases ----
 
 def test_alias_add_list_del(org):

@@ -98,9 +98,11 @@ MSGS = [
     message(3, body="no final newline"),
     message(4, body="line 1\nline 2\nline 3\nline 4\n"),
 ]
+# After login; before it EXPIRE says USER: accounts may differ (RFC 2449 6.7)
 EXPECTED_CAPA = {"TOP": [], "UIDL": [], "RESP-CODES": [], "AUTH-RESP-CODE": [],
                  "PIPELINING": [], "EXPIRE": ["NEVER"], "LOGIN-DELAY": ["0"],
                  "IMPLEMENTATION": ["Surel"]}
+EXPECTED_CAPA_BEFORE_LOGIN = {**EXPECTED_CAPA, "EXPIRE": ["NEVER", "USER"]}
 
 
 # ---------------------------------------------------------------- CAPA
@@ -108,9 +110,9 @@ EXPECTED_CAPA = {"TOP": [], "UIDL": [], "RESP-CODES": [], "AUTH-RESP-CODE": [],
 def test_capa_in_each_state(pop):
     inst = pop()
     p = poplib.POP3(HOST, inst.port("pop3"), timeout=10)
-    assert p.capa() == {"STLS": [], **EXPECTED_CAPA}
+    assert p.capa() == {"STLS": [], **EXPECTED_CAPA_BEFORE_LOGIN}
     p.stls(context=tls_context())
-    assert p.capa() == {"USER": [], "SASL": ["PLAIN", "LOGIN"], **EXPECTED_CAPA}
+    assert p.capa() == {"USER": [], "SASL": ["PLAIN", "LOGIN"], **EXPECTED_CAPA_BEFORE_LOGIN}
     p.user(ALICE)
     p.pass_(ALICE_PW)
     assert p.capa() == EXPECTED_CAPA
@@ -121,7 +123,10 @@ def test_capa_follows_config(pop):
     inst = pop("[pop3]\nexpire = 30\nlogin_delay = 5m\n")
     p = poplib.POP3_SSL(HOST, inst.port("pop3s"), context=tls_context(), timeout=10)
     caps = p.capa()
-    assert caps["EXPIRE"] == ["30"] and caps["LOGIN-DELAY"] == ["300"]
+    assert caps["EXPIRE"] == ["30", "USER"] and caps["LOGIN-DELAY"] == ["300"]
+    p.user(ALICE)
+    p.pass_(ALICE_PW)
+    assert p.capa()["EXPIRE"] == ["30"]
     p.quit()
 
 
@@ -442,7 +447,10 @@ def test_uidl_stable_across_sessions_and_changes(pop, tmp_path):
 def test_delete_after_retr(pop, tmp_path):
     inst = pop("[pop3]\ndelete_after_retr = yes\n")
     deliver(inst, tmp_path, *MSGS)
-    p = login(inst)
+    p = poplib.POP3_SSL(HOST, inst.port("pop3s"), context=tls_context(), timeout=10)
+    assert p.capa()["EXPIRE"] == ["0", "USER"]
+    p.user(ALICE)
+    p.pass_(ALICE_PW)
     assert p.capa()["EXPIRE"] == ["0"]
     p.retr(1)
     p.top(2, 0)          # TOP does not count as retrieval

@@ -134,6 +134,14 @@ static void test_migrate_old_version(void **state)
 	assert_int_equal(directory_find_account(d, "alice@example.org", &a, &err), 1);
 	assert_string_equal(a.password_hash, HASH);
 	assert_true(a.enabled);
+	/* version 3's columns: NULL for the accounts there before, i.e. the
+	 * global settings */
+	assert_int_equal(a.pop3.delete_after_retr, ACCOUNT_OPT_DEFAULT);
+	assert_int_equal(a.pop3.deleted_to_trash, ACCOUNT_OPT_DEFAULT);
+	assert_true(db_schema_latest() >= 3);
+	assert_int_equal(count_rows(dir, "SELECT count(*) FROM accounts"
+				    " WHERE pop3_delete_after_retr IS NULL"
+				    " AND pop3_deleted_to_trash IS NULL"), 1);
 	account_info_clear(&a);
 	directory_close(&d);
 	assert_null(d);
@@ -355,6 +363,56 @@ static void test_account_changes(void **state)
 	expect_error(directory_account_set_enabled(f->d, "bob@example.org", true, &err), &err,
 		     "no such account 'bob@example.org'");
 	free(h);
+
+	/* POP3 options: each one set, kept or reset to the default alone */
+	static const struct {
+		enum account_opt dar, trash;          /* the change */
+		enum account_opt want_dar, want_trash; /* what is stored then */
+		const char *sql;                       /* the columns as stored */
+	} pop3_steps[] = {
+		{ ACCOUNT_OPT_KEEP, ACCOUNT_OPT_KEEP, ACCOUNT_OPT_DEFAULT, ACCOUNT_OPT_DEFAULT,
+		  "pop3_delete_after_retr IS NULL AND pop3_deleted_to_trash IS NULL" },
+		{ ACCOUNT_OPT_YES, ACCOUNT_OPT_KEEP, ACCOUNT_OPT_YES, ACCOUNT_OPT_DEFAULT,
+		  "pop3_delete_after_retr = 1 AND pop3_deleted_to_trash IS NULL" },
+		{ ACCOUNT_OPT_KEEP, ACCOUNT_OPT_NO, ACCOUNT_OPT_YES, ACCOUNT_OPT_NO,
+		  "pop3_delete_after_retr = 1 AND pop3_deleted_to_trash = 0" },
+		{ ACCOUNT_OPT_NO, ACCOUNT_OPT_YES, ACCOUNT_OPT_NO, ACCOUNT_OPT_YES,
+		  "pop3_delete_after_retr = 0 AND pop3_deleted_to_trash = 1" },
+		{ ACCOUNT_OPT_DEFAULT, ACCOUNT_OPT_KEEP, ACCOUNT_OPT_DEFAULT, ACCOUNT_OPT_YES,
+		  "pop3_delete_after_retr IS NULL AND pop3_deleted_to_trash = 1" },
+		{ ACCOUNT_OPT_KEEP, ACCOUNT_OPT_DEFAULT, ACCOUNT_OPT_DEFAULT, ACCOUNT_OPT_DEFAULT,
+		  "pop3_delete_after_retr IS NULL AND pop3_deleted_to_trash IS NULL" },
+	};
+	for (size_t i = 0; i < sizeof pop3_steps / sizeof pop3_steps[0]; i++) {
+		struct account_pop3 change = { pop3_steps[i].dar, pop3_steps[i].trash };
+		ok(directory_account_set_pop3(f->d, "ALICE@example.org", &change, &err), &err);
+		assert_int_equal(directory_find_account(f->d, "alice@example.org", &a, &err), 1);
+		assert_int_equal(a.pop3.delete_after_retr, pop3_steps[i].want_dar);
+		assert_int_equal(a.pop3.deleted_to_trash, pop3_steps[i].want_trash);
+		account_info_clear(&a);
+		assert_int_equal(a.pop3.delete_after_retr, ACCOUNT_OPT_DEFAULT);
+		char *sql = xasprintf("SELECT count(*) FROM accounts WHERE %s", pop3_steps[i].sql);
+		assert_int_equal(count_rows(f->dir, sql), 1);
+		free(sql);
+	}
+	struct account_pop3 yes = { ACCOUNT_OPT_YES, ACCOUNT_OPT_YES };
+	expect_error(directory_account_set_pop3(f->d, "bob@example.org", &yes, &err), &err,
+		     "no such account 'bob@example.org'");
+	assert_int_equal(count_rows(f->dir, "SELECT count(*) FROM accounts"
+				    " WHERE pop3_delete_after_retr IS NULL"), 1);
+	/* the effective value: the account's, else the global one */
+	assert_true(account_opt_value(ACCOUNT_OPT_DEFAULT, true));
+	assert_false(account_opt_value(ACCOUNT_OPT_DEFAULT, false));
+	assert_true(account_opt_value(ACCOUNT_OPT_YES, false));
+	assert_false(account_opt_value(ACCOUNT_OPT_NO, true));
+	/* the schema refuses anything but 0, 1 and NULL */
+	char *path = xasprintf("%s/surel.db", f->dir);
+	sqlite3 *raw;
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "UPDATE accounts SET pop3_deleted_to_trash = 2",
+				      NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	sqlite3_close(raw);
+	free(path);
 
 	ok(directory_account_del(f->d, "ALICE@example.org", &err), &err);
 	assert_int_equal(directory_find_account(f->d, "alice@example.org", &a, &err), 0);
