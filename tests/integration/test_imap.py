@@ -375,8 +375,9 @@ def test_idle_pushes_changes(imap):
     a.send(f"{t} IDLE\r\n".encode())
     assert a.line() == "+ idling"
     start = time.monotonic()
-    append(imap, msg(2))
+    append(imap, msg(2), claim=False)
     assert a.line() == "* 2 EXISTS"
+    assert a.line() == "* 1 RECENT"      # the idling session is the first to see it
     assert time.monotonic() - start < 3
     b = Imap(imap)
     b.ok("SELECT INBOX")
@@ -496,8 +497,9 @@ def test_idle_session_sleeps_and_wakes(imap):
     t = a.tag()
     a.send(f"{t} IDLE\r\n".encode())
     assert a.line() == "+ idling"
-    append(imap, msg(3), mailbox="Work")
+    append(imap, msg(3), mailbox="Work", claim=False)
     assert a.line() == "* 2 EXISTS"
+    assert a.line() == "* 1 RECENT"
     b.ok("DELETE Work")
     assert a.line() == "* BYE [UNAVAILABLE] The selected mailbox is gone"
     assert a.at_eof()
