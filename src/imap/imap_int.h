@@ -209,6 +209,7 @@ extern const struct imap_command_def imap_cmds_append[];   /* cmd_append.c */
 extern const struct imap_command_def imap_cmds_idle[];     /* cmd_idle.c */
 extern const struct imap_command_def imap_cmds_search[];   /* cmd_search.c */
 extern const struct imap_command_def imap_cmds_quota[];    /* cmd_quota.c */
+extern const struct imap_command_def imap_cmds_compress[]; /* cmd_compress.c */
 
 /* ---- imap_session.c: for loop commands ---- */
 

@@ -35,7 +35,7 @@
 static const struct imap_command_def *const tables[] = {
 	imap_cmds_any, imap_cmds_auth, imap_cmds_mailbox, imap_cmds_select, imap_cmds_fetch,
 	imap_cmds_store, imap_cmds_copy, imap_cmds_append, imap_cmds_idle, imap_cmds_search,
-	imap_cmds_quota,
+	imap_cmds_quota, imap_cmds_compress,
 };
 
 static const struct imap_command_def *find_command(const char *name)
@@ -57,7 +57,7 @@ static const char logged_in_caps[] =
 	" LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
 	" CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES WITHIN CONDSTORE"
 	" QRESYNC BINARY STATUS=SIZE QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT"
-	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE";
 
 void imap_capabilities(const struct session *s, struct buf *out)
 {

@@ -23,6 +23,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/xmalloc.h"
+#include "server/compress.h"
 #include "server/listen.h"
 
 /* Refused sessions a worker keeps at once to tell them they are refused;
@@ -30,6 +31,10 @@
 #define SESSION_MAX_REFUSING 64
 /* Room for the TLS records of a STARTTLS session below the filter. */
 #define TLS_UNDERLYING_MAX (256 * 1024)
+/* Room for compressed output below the compression filter: beyond it the
+ * uncompressed output waits in the filter, where backpressure and
+ * session_on_drain() see it. */
+#define COMPRESS_UNDERLYING_MAX (64 * 1024)
 
 struct session_server {
 	struct event_base *base;
@@ -49,18 +54,36 @@ static void flush_tls_alert(struct session *s);
 
 /* ---- references ---- */
 
+/* Byte counts are the protocol's (before compression); a compressed
+ * session also gives what went over the wire (inside TLS). */
+static void log_disconnect(struct session *s)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double duration = (double)(now.tv_sec - s->started.tv_sec) +
+			  (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
+	uint64_t in = s->bytes_in;
+	struct buf z = BUF_INIT;
+	if (s->compress != NULL) {
+		const struct compress_stats *st = compress_stats(s->compress);
+		in += st->in_plain;
+		buf_appendf(&z, " compressed_in=%llu compressed_out=%llu",
+			    (unsigned long long)st->in_wire, (unsigned long long)st->out_wire);
+	}
+	log_msg(LOGL_INFO, s->proto->name, s->id,
+		"event=disconnect bytes_in=%llu bytes_out=%llu%s duration=%.3fs",
+		(unsigned long long)in, (unsigned long long)s->bytes_out, buf_cstr(&z), duration);
+	buf_free(&z);
+}
+
 static void session_destroy(struct session *s)
 {
 	struct session_server *srv = s->server;
 	if (s->proto->on_close != NULL)
 		s->proto->on_close(s);
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double duration = (double)(now.tv_sec - s->started.tv_sec) +
-			  (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	log_msg(LOGL_INFO, s->proto->name, s->id,
-		"event=disconnect bytes_in=%llu bytes_out=%llu duration=%.3fs",
-		(unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out, duration);
+	log_disconnect(s);
+	if (s->compress != NULL)   /* freed with the filter, which may outlive us */
+		compress_on_error(s->compress, NULL, NULL);
 	if (s->drain_buf != NULL)
 		evbuffer_remove_cb_entry(s->drain_buf, s->drain_cb);
 	if (s->bev != NULL)
@@ -102,13 +125,30 @@ static void session_unref(struct session *s)
 
 /* ---- output ---- */
 
+/* Output queued in every layer of the stack. */
 static size_t output_len(struct session *s)
 {
-	size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
-	if (under != NULL)
-		n += evbuffer_get_length(bufferevent_get_output(under));
+	size_t n = 0;
+	for (struct bufferevent *b = s->bev; b != NULL; b = bufferevent_get_underlying(b))
+		n += evbuffer_get_length(bufferevent_get_output(b));
 	return n;
+}
+
+/* The TLS filter: the top, or below the compression filter; NULL without TLS. */
+static struct bufferevent *tls_bev(const struct session *s)
+{
+	for (struct bufferevent *b = s->bev; b != NULL; b = bufferevent_get_underlying(b))
+		if (bufferevent_openssl_get_ssl(b) != NULL)
+			return b;
+	return NULL;
+}
+
+/* Where the write timeout goes: the top, except that the compression
+ * filter's own (libevent's generic) write timer would run whether or not
+ * anything is queued, so the layer below it keeps the timeout. */
+static struct bufferevent *timeout_bev(struct session *s)
+{
+	return s->compress != NULL ? bufferevent_get_underlying(s->bev) : s->bev;
 }
 
 static void update_reading(struct session *s)
@@ -173,24 +213,35 @@ static void drained_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info
 		event_active(s->kick, EV_TIMEOUT, 0);
 }
 
+/* Closing: kick when buf (below the top of the stack) has drained. */
+static void watch_drain(struct session *s, struct evbuffer *buf)
+{
+	if (s->drain_buf == buf)
+		return;
+	if (s->drain_buf != NULL)
+		evbuffer_remove_cb_entry(s->drain_buf, s->drain_cb);
+	s->drain_buf = buf;
+	s->drain_cb = evbuffer_add_cb(buf, drained_cb, s);
+}
+
 /* Closing: close once every byte reached the kernel. */
 static void session_finish_close(struct session *s)
 {
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
 		return;   /* the write callback calls again */
-	if (under != NULL && evbuffer_get_length(bufferevent_get_output(under)) > 0) {
-		/* Below the TLS filter: watch that buffer drain. */
-		if (s->drain_buf == NULL) {
-			s->drain_buf = bufferevent_get_output(under);
-			s->drain_cb = evbuffer_add_cb(s->drain_buf, drained_cb, s);
+	/* Below the filters (compression, TLS): watch the highest buffer that
+	 * still holds output drain, then look again. */
+	for (struct bufferevent *b = bufferevent_get_underlying(s->bev); b != NULL;
+	     b = bufferevent_get_underlying(b)) {
+		if (evbuffer_get_length(bufferevent_get_output(b)) > 0) {
+			watch_drain(s, bufferevent_get_output(b));
+			return;
 		}
-		return;
 	}
 	if (s->tls && !s->tls_shutdown) {
 		/* A close_notify alert; we do not wait for the client's. */
 		s->tls_shutdown = true;
-		SSL_shutdown(bufferevent_openssl_get_ssl(s->bev));
+		SSL_shutdown(bufferevent_openssl_get_ssl(tls_bev(s)));
 		ERR_clear_error();
 		if (output_len(s) > 0) {
 			session_finish_close(s);
@@ -231,7 +282,7 @@ void session_set_timeout(struct session *s, long long seconds)
 {
 	s->timeout = seconds;
 	struct timeval tv = { (time_t)seconds, 0 };
-	bufferevent_set_timeouts(s->bev, NULL, &tv);
+	bufferevent_set_timeouts(timeout_bev(s), NULL, &tv);
 	if (s->state == SESSION_OPEN || s->state == SESSION_HANDSHAKE)
 		restart_idle_timer(s);
 }
@@ -258,7 +309,8 @@ static void flush_timer_cb(evutil_socket_t fd, short what, void *arg)
 	session_close(s);
 }
 
-/* Deferred work: input to dispatch after a pause, or a drain to check. */
+/* Deferred work: input to dispatch after a pause, a drain to check, or a
+ * broken compressed stream. */
 /* The output has drained: run the protocol's session_on_drain() callback. */
 static void run_drained(struct session *s)
 {
@@ -270,11 +322,25 @@ static void run_drained(struct session *s)
 	cb(s);
 }
 
+/* The client's compressed stream is invalid: nothing more it sends can be
+ * read. Send what is queued and close. */
+static bool compress_broken(struct session *s)
+{
+	const char *error = s->compress != NULL ? compress_error(s->compress) : NULL;
+	if (error == NULL || s->state != SESSION_OPEN)
+		return false;
+	log_msg(LOGL_INFO, s->proto->name, s->id, "event=compress_error error=\"%s\"", error);
+	session_close_after_flush(s);
+	return true;
+}
+
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 	session_ref(s);
-	if (s->state == SESSION_CLOSING) {
+	if (compress_broken(s)) {
+		/* closing */
+	} else if (s->state == SESSION_CLOSING) {
 		session_finish_close(s);
 	} else if (s->state == SESSION_OPEN) {
 		run_drained(s);
@@ -285,40 +351,75 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- input ---- */
 
+static bool may_dispatch(const struct session *s)
+{
+	return s->state == SESSION_OPEN && !s->input_paused && !s->output_full;
+}
+
+/* The compression filter runs when the layer below it reads. Two cases
+ * need a push from here once the line reader has taken what there was:
+ * compressed bytes already waiting below (sent right after the COMPRESS
+ * command, or left when the filter's buffer was full) and output the
+ * decompressor holds because its limit stopped it. The filter's buffer
+ * limit (the read watermark) still applies. True when input was added. */
+static bool pump_compressed(struct session *s)
+{
+	if (s->compress == NULL)
+		return false;
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	if (evbuffer_get_length(bufferevent_get_input(under)) == 0 &&
+	    !compress_inflate_pending(s->compress))
+		return false;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t before = evbuffer_get_length(in);
+	bufferevent_flush(s->bev, EV_READ, BEV_NORMAL);
+	return evbuffer_get_length(in) > before;
+}
+
+/* Hand the next item to the protocol; LINEREADER_MORE when there is none.
+ * The input buffer is looked up each time: a callback may have stacked the
+ * compression filter, whose input is new. */
+static enum linereader_result dispatch_one(struct session *s)
+{
+	const char *data;
+	size_t len;
+	enum linereader_result r = linereader_next(&s->reader, bufferevent_get_input(s->bev),
+						   &data, &len);
+	if (r != LINEREADER_MORE)
+		restart_idle_timer(s);
+	switch (r) {
+	case LINEREADER_LINE:
+		s->proto->on_line(s, data, len);
+		break;
+	case LINEREADER_TOO_LONG:
+		log_msg(LOGL_INFO, s->proto->name, s->id, "event=line_too_long max=%zu",
+			s->reader.max);
+		s->proto->on_line_too_long(s);
+		break;
+	case LINEREADER_RAW:
+		s->proto->on_raw(s, data, len, linereader_raw_left(&s->reader));
+		break;
+	case LINEREADER_DATA:
+		s->proto->on_data(s, data, len, false);
+		break;
+	case LINEREADER_DATA_END:
+		s->proto->on_data(s, NULL, 0, true);
+		break;
+	case LINEREADER_MORE:
+		break;
+	}
+	return r;
+}
+
 static void session_process_input(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	size_t now = evbuffer_get_length(in);
-	if (now > s->input_seen)
+	/* Compressed input is counted by the filter (compress_stats). */
+	size_t now = evbuffer_get_length(bufferevent_get_input(s->bev));
+	if (now > s->input_seen && s->compress == NULL)
 		s->bytes_in += now - s->input_seen;
-	while (s->state == SESSION_OPEN && !s->input_paused && !s->output_full) {
-		const char *data;
-		size_t len;
-		enum linereader_result r = linereader_next(&s->reader, in, &data, &len);
-		if (r == LINEREADER_MORE)
+	while (may_dispatch(s)) {
+		if (dispatch_one(s) == LINEREADER_MORE && !pump_compressed(s))
 			break;
-		restart_idle_timer(s);
-		switch (r) {
-		case LINEREADER_LINE:
-			s->proto->on_line(s, data, len);
-			break;
-		case LINEREADER_TOO_LONG:
-			log_msg(LOGL_INFO, s->proto->name, s->id, "event=line_too_long max=%zu",
-				s->reader.max);
-			s->proto->on_line_too_long(s);
-			break;
-		case LINEREADER_RAW:
-			s->proto->on_raw(s, data, len, linereader_raw_left(&s->reader));
-			break;
-		case LINEREADER_DATA:
-			s->proto->on_data(s, data, len, false);
-			break;
-		case LINEREADER_DATA_END:
-			s->proto->on_data(s, NULL, 0, true);
-			break;
-		case LINEREADER_MORE:
-			break;
-		}
 	}
 	if (s->state == SESSION_CLOSING || s->state == SESSION_CLOSED) {
 		s->input_seen = 0;
@@ -404,8 +505,9 @@ static void write_cb(struct bufferevent *bev, void *arg)
 static void log_tls_error(struct session *s, const char *what)
 {
 	struct buf msg = BUF_INIT;
+	struct bufferevent *tls = tls_bev(s);
 	unsigned long e;
-	while ((e = bufferevent_get_openssl_error(s->bev)) != 0) {
+	while (tls != NULL && (e = bufferevent_get_openssl_error(tls)) != 0) {
 		if (ERR_GET_LIB(e) == 0)
 			continue;   /* libevent's own record of SSL_get_error(), not a reason */
 		char text[256];
@@ -484,7 +586,7 @@ static void setup_bev(struct session *s)
 	/* Bounded input: a whole line at the limit, with room to spare. */
 	bufferevent_setwatermark(s->bev, EV_READ, 0, s->reader.max + 4096);
 	struct timeval tv = { (time_t)s->timeout, 0 };
-	bufferevent_set_timeouts(s->bev, NULL, &tv);
+	bufferevent_set_timeouts(timeout_bev(s), NULL, &tv);
 	if (bufferevent_openssl_get_ssl(s->bev) != NULL)
 		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -535,12 +637,13 @@ struct event_base *session_base(const struct session *s)
 
 SSL *session_ssl(const struct session *s)
 {
-	return s->tls && s->state != SESSION_CLOSED ? bufferevent_openssl_get_ssl(s->bev) : NULL;
+	return s->tls && s->state != SESSION_CLOSED ? bufferevent_openssl_get_ssl(tls_bev(s)) : NULL;
 }
 
 bool session_can_starttls(const struct session *s)
 {
-	return s->listener->tls == LISTENER_TLS_STARTTLS && !s->tls &&
+	/* Never TLS over compression: RFC 4978 wants compress, then encrypt. */
+	return s->listener->tls == LISTENER_TLS_STARTTLS && !s->tls && s->compress == NULL &&
 	       s->server->ssl_ctx != NULL && s->state == SESSION_OPEN;
 }
 
@@ -582,6 +685,74 @@ void session_starttls(struct session *s)
 	setup_bev(s);
 	restart_idle_timer(s);
 	log_msg(LOGL_INFO, s->proto->name, s->id, "event=starttls");
+}
+
+/* ---- compression ---- */
+
+static void compress_error_cb(void *arg)
+{
+	struct session *s = arg;
+	event_active(s->kick, EV_TIMEOUT, 0);   /* compress_broken() */
+}
+
+/* TLS compression (CRIME; off in OpenSSL 3 unless asked for): the same
+ * algorithm twice would only cost CPU. */
+static bool tls_compresses(const struct session *s)
+{
+	SSL *ssl = session_ssl(s);
+	return ssl != NULL && SSL_get_current_compression(ssl) != NULL;
+}
+
+bool session_compressed(const struct session *s)
+{
+	return s->compress != NULL;
+}
+
+bool session_can_compress(const struct session *s)
+{
+	return s->state == SESSION_OPEN && s->compress == NULL && !tls_compresses(s);
+}
+
+void session_compress(struct session *s)
+{
+	if (!session_can_compress(s)) {
+		log_msg(LOGL_ERROR, s->proto->name, s->id, "event=bug reason=\"COMPRESS not possible\"");
+		session_close(s);
+		return;
+	}
+	struct bufferevent *under = s->bev;
+	struct compress *z = compress_new();
+	/* Over the socket, or over the TLS filter: what we write is compressed,
+	 * then encrypted (RFC 4978 section 3). The reply already queued in
+	 * `under` goes out as it is, before the first compressed byte. */
+	struct bufferevent *top = bufferevent_filter_new(under, compress_filter_in,
+							 compress_filter_out,
+							 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS,
+							 compress_filter_free, z);
+	if (top == NULL) {
+		compress_free(&z);
+		log_msg(LOGL_ERROR, s->proto->name, s->id, "event=error error=\"compression filter failed\"");
+		session_close(s);
+		return;
+	}
+	/* RFC 4978 section 3: the client compresses "starting with the first
+	 * command after COMPRESS" (and may send it only after our OK). Unlike
+	 * after STARTTLS, there is no boundary of trust to protect: whatever it
+	 * sent after the command line is the start of its compressed stream.
+	 * It stays in `under`'s input, which the filter reads first; the line
+	 * reader holds no input between two lines. */
+	size_t early = evbuffer_get_length(bufferevent_get_input(under));
+	s->bytes_in -= early;   /* counted again once inflated */
+	bufferevent_setwatermark(under, EV_WRITE, 0, COMPRESS_UNDERLYING_MAX);
+	compress_on_error(z, compress_error_cb, s);
+	s->compress = z;
+	s->bev = top;
+	s->input_seen = 0;
+	setup_bev(s);   /* the write timeout goes back on `under` (timeout_bev) */
+	log_msg(LOGL_INFO, s->proto->name, s->id, "event=compress algorithm=deflate early_bytes=%zu",
+		early);
+	if (early > 0)
+		event_active(s->kick, EV_TIMEOUT, 0);
 }
 
 /* ---- accepting ---- */

@@ -42,6 +42,14 @@
  * what comes next as usual. The protocol resets its own state (forgets EHLO,
  * its capability list changes with session->tls).
  *
+ * Compression (IMAP COMPRESS=DEFLATE, RFC 4978): the protocol queues its OK
+ * and calls session_compress(); from there on the session's output is
+ * deflated and its input inflated by a filter stacked on top (over TLS when
+ * TLS is up: compress, then encrypt). Bytes the client sent after the
+ * command line are the start of its compressed stream. Decompressed input
+ * is produced only as fast as the session takes it, within the same limits
+ * as plain input.
+ *
  * Logging: every line about a session carries its id; use
  * log_msg(level, s->proto->name, s->id, ...). The session itself logs
  * connect, TLS, timeouts and disconnect with byte counts and duration. */
@@ -149,14 +157,17 @@ struct session {
 	struct session *prev, *next;      /* the server's list */
 	enum session_state state;
 	unsigned refs;
-	struct bufferevent *bev;          /* the top of the stack (TLS filter when up) */
+	struct bufferevent *bev;          /* the top of the stack: compression filter,
+					     TLS filter, socket (those that are up) */
+	struct compress *compress;        /* the compression filter's (it owns it) */
 	int fd;
 	struct linereader reader;
 	long long timeout;
 	struct event *idle_timer;
 	struct event *flush_timer;
-	struct event *kick;               /* deferred input dispatch / drain check */
-	struct evbuffer *drain_buf;       /* closing: output below the TLS filter */
+	struct event *kick;               /* deferred input dispatch / drain check /
+					     compression error */
+	struct evbuffer *drain_buf;       /* closing: output below the filters */
 	struct evbuffer_cb_entry *drain_cb;
 	void (*on_drained)(struct session *s);   /* session_on_drain() */
 	bool proto_started;               /* on_connect / on_busy called */
@@ -204,8 +215,9 @@ void session_pause_input(struct session *s);
 void session_resume_input(struct session *s);
 
 /* Call cb once, from the event loop, when the output queued so far has
- * been handed on (to the socket, or to the TLS layer's bounded buffer): for
- * a protocol that streams a large reply in chunks while input is paused.
+ * been handed on (to the socket, or to the bounded buffer below the TLS or
+ * compression filter): for a protocol that streams a large reply in chunks
+ * while input is paused.
  * Not called once the session is closing. */
 void session_on_drain(struct session *s, void (*cb)(struct session *s));
 
@@ -222,6 +234,15 @@ bool session_can_starttls(const struct session *s);
  * input, start the TLS handshake. The protocol must not dispatch anything
  * until its next callback. */
 void session_starttls(struct session *s);
+
+/* Whether compression can start: not yet on, and TLS does not compress. */
+bool session_can_compress(const struct session *s);
+/* Whether the session's stream is compressed (session_compress() was called). */
+bool session_compressed(const struct session *s);
+/* After the protocol queued its OK: everything written from here on is
+ * deflated, everything read after the command line is inflated. Call from
+ * on_line (the line that asked for it). */
+void session_compress(struct session *s);
 
 /* ---- for the worker ---- */
 
