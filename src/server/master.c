@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,6 +437,30 @@ out:
 	return rc;
 }
 
+/* Every session holds its socket, and while it works up to six more
+ * descriptors (its SQLite index and WAL, blobs.db and its WAL and lock, the
+ * change file); an idle IMAP session gives those back. Take the whole open
+ * files allowance (the children inherit it) and say when it looks short. */
+static void raise_open_files(const struct config *cfg)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	unsigned long long want = 2ULL * (unsigned long long)cfg->limits_max_connections + 64;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warn("server", "event=open_files_low limit=%llu max_connections=%lld "
+			 "hint=\"raise the hard open files limit (LimitNOFILE=) or lower "
+			 "limits.max_connections\"",
+			 (unsigned long long)rl.rlim_cur, cfg->limits_max_connections);
+	else
+		log_debug("server", "event=open_files limit=%llu", (unsigned long long)rl.rlim_cur);
+}
+
 int master_run(const char *config_path)
 {
 	struct master m = { .config_path = config_path, .pid = getpid() };
@@ -447,6 +472,7 @@ int master_run(const char *config_path)
 		return rc;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_open_files(m.cfg);
 	listener_set_log(&m.listeners);
 	print_summary(&m);
 

@@ -6,6 +6,7 @@
  * session has gone. Sessions reach the service as session->auth. */
 #include "server/worker.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ struct worker {
 	struct binding *bindings;
 	size_t n_bindings;
 	struct event *sigterm, *sigquit, *retire_timer;
+	struct event *trim_timer;       /* give freed heap back (heap_trim_cb) */
+	unsigned trim_sessions;         /* sessions at the last trim check */
 	bool retiring;
 	bool stopping;
 };
@@ -185,6 +188,21 @@ static void sigquit_cb(evutil_socket_t sig, short what, void *arg)
 	session_server_on_empty(w->sessions, on_empty, w);
 }
 
+/* A burst of sessions (thousands of IMAP clients reconnecting) leaves the
+ * allocator holding their memory after they are gone: glibc keeps freed
+ * heap in its arenas (one per pool thread too). Every few seconds, when the
+ * number of sessions has fallen, hand what is free back to the system. */
+#define HEAP_TRIM_INTERVAL 10
+
+static void heap_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	unsigned now = session_server_count(w->sessions);
+	if (now < w->trim_sessions)
+		malloc_trim(0);
+	w->trim_sessions = now;
+}
+
 int worker_run(struct child_args *args)
 {
 	char name[32];
@@ -200,6 +218,9 @@ int worker_run(struct child_args *args)
 	w.sigterm = evsignal_new(w.base, SIGTERM, sigterm_cb, &w);
 	w.sigquit = evsignal_new(w.base, SIGQUIT, sigquit_cb, &w);
 	w.retire_timer = evtimer_new(w.base, retire_timer_cb, &w);
+	w.trim_timer = event_new(w.base, -1, EV_PERSIST, heap_trim_cb, &w);
+	struct timeval trim_every = { HEAP_TRIM_INTERVAL, 0 };
+	evtimer_add(w.trim_timer, &trim_every);
 	evsignal_add(w.sigterm, NULL);
 	evsignal_add(w.sigquit, NULL);
 	/* Still with every signal blocked: the pool's threads inherit the mask,
@@ -228,6 +249,7 @@ int worker_run(struct child_args *args)
 	event_free(w.sigterm);
 	event_free(w.sigquit);
 	event_free(w.retire_timer);
+	event_free(w.trim_timer);
 	event_base_free(w.base);
 	log_debug("server", "event=exit");
 	return 0;
