@@ -168,7 +168,17 @@ static bool run_walk(struct imap_cmd *c, struct walk *w, unsigned mask)
 	imap_search_prepare(w->prog, &mb);
 	char *error = NULL;
 	mask |= imap_search_fetch_mask(w->prog);
-	if (store_fetch(sel->mb, NULL, mask, visit, w, &error) < 0) {
+	/* BODY/TEXT answered by the index: read only the messages it found. */
+	const struct store_uid_list *cand = imap_search_candidates(w->prog);
+	if (cand != NULL && cand->count == 0)
+		return true;
+	size_t n = 0;
+	struct store_uid_range *ranges =
+		cand != NULL ? imap_uid_list_ranges(cand->uids, cand->count, &n) : NULL;
+	struct store_uidset set = { ranges, n };
+	int r = store_fetch(sel->mb, cand != NULL ? &set : NULL, mask, visit, w, &error);
+	free(ranges);
+	if (r < 0) {
 		imap_no_store(c, "SEARCH failed", error);
 		return false;
 	}

@@ -108,6 +108,12 @@ void imap_search_text_key(const struct imap_search_program *prog, size_t i,
 void imap_search_set_text_result(struct imap_search_program *prog, size_t i,
 				 struct store_uid_list *uids);
 
+/* A list of UIDs that every match is in: the smallest result of a BODY or
+ * TEXT key that the whole program requires (alone, or in the top-level
+ * AND), once the results are set; NULL when there is none. The engine then
+ * reads only those messages instead of the whole mailbox. */
+const struct store_uid_list *imap_search_candidates(const struct imap_search_program *prog);
+
 /* ---- evaluation ---- */
 
 /* The selected mailbox, once per command. */

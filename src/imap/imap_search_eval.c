@@ -425,3 +425,29 @@ void imap_search_saved(const struct imap_search_program *prog, const struct imap
 	if ((ret & IMAP_SEARCH_RET_MAX) && !(u->count == 1 && (ret & IMAP_SEARCH_RET_MIN)))
 		uid_list_push(out, u->uids[u->count - 1]);
 }
+
+/* ---- candidates ---- */
+
+static const struct store_uid_list *text_result(const struct imap_search_program *prog,
+						const struct search_node *n)
+{
+	if (n->type != SK_TEXT || !n->want || n->text >= prog->n_text || !prog->text_set[n->text])
+		return NULL;
+	return &prog->text_results[n->text];
+}
+
+const struct store_uid_list *imap_search_candidates(const struct imap_search_program *prog)
+{
+	if (prog->root == SEARCH_NONE)
+		return NULL;
+	const struct search_node *root = &prog->nodes[prog->root];
+	if (root->type != SK_AND)
+		return text_result(prog, root);
+	const struct store_uid_list *best = NULL;
+	for (size_t i = root->first; i != SEARCH_NONE; i = prog->nodes[i].next) {
+		const struct store_uid_list *l = text_result(prog, &prog->nodes[i]);
+		if (l != NULL && (best == NULL || l->count < best->count))
+			best = l;
+	}
+	return best;
+}

@@ -569,6 +569,55 @@ static void test_saved(void **state)
 
 /* ---- case mapping ---- */
 
+/* ---- candidates: the messages a BODY/TEXT key limits the walk to ---- */
+
+static void set_results(struct imap_search_program *p, uint32_t base)
+{
+	/* the i-th text key finds i + 1 messages: base, base + 1, ... */
+	for (size_t i = 0; i < imap_search_text_count(p); i++) {
+		struct store_uid_list l = { 0 };
+		l.uids = malloc((i + 1) * sizeof *l.uids);
+		for (size_t k = 0; k <= i; k++)
+			l.uids[k] = base + (uint32_t)k;
+		l.count = l.cap = i + 1;
+		imap_search_set_text_result(p, i, &l);
+	}
+}
+
+static void test_candidates(void **state)
+{
+	static const struct {
+		const char *args;
+		long count;          /* -1: none (the whole mailbox is walked) */
+	} cases[] = {
+		{ "BODY x", 1 },
+		{ "BODY x FLAGGED", 1 },
+		{ "FLAGGED TEXT x", 1 },
+		{ "TEXT a BODY b", 1 },          /* the smaller of the two */
+		{ "BODY b TEXT a", 1 },
+		{ "OR BODY x FLAGGED", -1 },
+		{ "NOT BODY x", -1 },
+		{ "(BODY x) SEEN", -1 },         /* nested: not looked into */
+		{ "FLAGGED", -1 },
+		{ "BODY \"\"", -1 },             /* matches everything: no text key */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct imap_search_program *p = parse_ok(cases[i].args);
+		set_results(p, 10);
+		const struct store_uid_list *c = imap_search_candidates(p);
+		if (cases[i].count < 0) {
+			if (c != NULL)
+				fail_msg("\"%s\": candidates given", cases[i].args);
+		} else {
+			if (c == NULL || (long)c->count != cases[i].count)
+				fail_msg("\"%s\": %ld candidates, want %ld", cases[i].args,
+					 c != NULL ? (long)c->count : -1L, cases[i].count);
+			assert_int_equal(c->uids[0], 10);
+		}
+		imap_search_free(&p);
+	}
+}
+
 static void test_casemap(void **state)
 {
 	(void)state;
@@ -620,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_write),
 		cmocka_unit_test(test_tag_quoting),
 		cmocka_unit_test(test_saved),
+		cmocka_unit_test(test_candidates),
 		cmocka_unit_test(test_casemap),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
