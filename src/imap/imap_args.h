@@ -1,9 +1,8 @@
-/* Arguments of IMAP commands, read from one complete command line (the
- * session layer cuts lines; a literal, which would continue the command on
- * the next line, is reported as such and not read yet).
- *
- * Used by LOGIN (two astrings); the command engine will add the other
- * argument types here. */
+/* One astring inside a string that is already one token: the header field
+ * names within a FETCH section ("BODY[HEADER.FIELDS (From "To")]", which the
+ * command parser, imap_parser.h, hands over as one atom). A literal there
+ * is refused (IMAP_ARG_LITERAL). Commands' own arguments come from
+ * imap_parser.h. */
 #ifndef SUREL_IMAP_IMAP_ARGS_H
 #define SUREL_IMAP_IMAP_ARGS_H
 

@@ -1,7 +1,6 @@
-/* The IMAP front door (imap and imaps listeners): greeting, CAPABILITY,
- * NOOP, LOGOUT, STARTTLS, and LOGIN / AUTHENTICATE (under TLS) into the
- * authenticated state. Mailboxes come with the IMAP engine; other valid
- * commands get "BAD Command not implemented" for now. */
+/* The IMAP server (imap and imaps listeners): IMAP4rev2 and IMAP4rev1 on
+ * the mail store. The protocol table the worker hands its IMAP sessions;
+ * everything else is inside src/imap (imap_int.h, docs/imap.md). */
 #ifndef SUREL_IMAP_IMAP_SESSION_H
 #define SUREL_IMAP_IMAP_SESSION_H
 
