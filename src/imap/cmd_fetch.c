@@ -39,7 +39,7 @@
 enum item_kind {
 	ITEM_UID, ITEM_FLAGS, ITEM_INTERNALDATE, ITEM_RFC822_SIZE, ITEM_ENVELOPE, ITEM_BODY,
 	ITEM_BODYSTRUCTURE, ITEM_RFC822, ITEM_RFC822_HEADER, ITEM_RFC822_TEXT, ITEM_SECTION,
-	ITEM_MODSEQ,
+	ITEM_MODSEQ, ITEM_EMAILID, ITEM_THREADID,
 };
 
 struct item {
@@ -95,6 +95,8 @@ static const struct {
 	{ "RFC822.HEADER", ITEM_RFC822_HEADER, STORE_FETCH_HEADER, false },
 	{ "RFC822.TEXT", ITEM_RFC822_TEXT, 0, true },
 	{ "MODSEQ", ITEM_MODSEQ, 0, false },
+	{ "EMAILID", ITEM_EMAILID, 0, false },     /* RFC 8474 */
+	{ "THREADID", ITEM_THREADID, 0, false },
 };
 
 static bool add_item(struct imap_cmd *c, struct fetch *f, enum item_kind kind)
@@ -362,6 +364,13 @@ static int write_item(struct imap_cmd *c, struct fetch *f, const struct item *it
 		break;
 	case ITEM_RFC822_SIZE: buf_appendf(o, "RFC822.SIZE %" PRIu64, m->size); break;
 	case ITEM_MODSEQ: buf_appendf(o, "MODSEQ (%" PRIu64 ")", m->modseq); break;
+	case ITEM_EMAILID: {
+		char id[IMAP_EMAILID_LEN + 1];
+		imap_emailid(m, id);
+		buf_appendf(o, "EMAILID (%s)", id);
+		break;
+	}
+	case ITEM_THREADID: buf_append_str(o, "THREADID NIL"); break;   /* RFC 8474 5.2 */
 	case ITEM_ENVELOPE: buf_appendf(o, "ENVELOPE %s", m->envelope ? m->envelope : "NIL"); break;
 	case ITEM_BODY: buf_appendf(o, "BODY %s", m->body ? m->body : "NIL"); break;
 	case ITEM_BODYSTRUCTURE:

@@ -31,10 +31,9 @@
  * - RENAME of the selected mailbox (or of its parent) keeps it selected
  *   under its new name (the store's handle follows the rename).
  * - SUBSCRIBE does not check that the mailbox exists (RFC 9051 6.3.7 MAY).
- * - STATUS RECENT is always 0: \Recent is not kept (RFC 9051 dropped it).
- *   STATUS MAILBOXID (RFC 8474) is accepted and left out of the answer:
- *   the store has no mailbox id that stays unique through imports (the
- *   UIDVALIDITY can be taken from a Maildir's dovecot-uidlist).
+ * - STATUS RECENT counts the messages no session has claimed as \Recent
+ *   yet. STATUS MAILBOXID (RFC 8474) is "F" and the store's mailbox id,
+ *   which follows renames and is never reused within the account.
  *   STATUS HIGHESTMODSEQ enables CONDSTORE (RFC 7162 3.1). STATUS of the
  *   selected mailbox is answered like any other (RFC 9051 6.3.11's SHOULD
  *   NOT is the client's). DELETED-STORAGE walks the mailbox's messages:
@@ -155,8 +154,13 @@ int imap_status_write(struct imap_cmd *c, struct store_mailbox *mb,
 	buf_append_str(&c->out, " (");
 	const char *sp = "";
 	for (unsigned k = 0; k < ST_COUNT; k++) {
-		if (!(items & ST_BIT(k)) || k == ST_MAILBOXID)
+		if (!(items & ST_BIT(k)))
 			continue;
+		if (k == ST_MAILBOXID) {
+			buf_appendf(&c->out, "%sMAILBOXID (F%lld)", sp, info->id);
+			sp = " ";
+			continue;
+		}
 		uint64_t v = 0;
 		switch ((enum status_item)k) {
 		case ST_MESSAGES: v = info->messages; break;
@@ -165,7 +169,7 @@ int imap_status_write(struct imap_cmd *c, struct store_mailbox *mb,
 		case ST_UNSEEN: v = info->unseen; break;
 		case ST_DELETED: v = info->deleted; break;
 		case ST_SIZE: v = info->size; break;
-		case ST_RECENT: v = 0; break;
+		case ST_RECENT: v = info->recent; break;
 		case ST_HIGHESTMODSEQ: v = info->highestmodseq; break;
 		case ST_APPENDLIMIT: v = (uint64_t)c->cfg->imap_max_message_size; break;
 		case ST_DELETED_STORAGE: v = deleted_kib; break;
@@ -243,6 +247,20 @@ static bool parse_create_params(struct imap_cmd *c, const struct imap_arg *a,
 	return true;
 }
 
+/* RFC 8474 4.1: the new mailbox's MAILBOXID in the tagged OK. */
+static void created_ok(struct imap_cmd *c, const char *name)
+{
+	struct store_mailbox *mb = NULL;
+	struct store_mailbox_info info = { 0 };
+	char *error = NULL;
+	if (store_mailbox_open(c->st->su, name, &mb, &error) == 0 &&
+	    store_mailbox_status(mb, &info, &error) == 0)
+		imap_ok(c, "[MAILBOXID (F%lld)] CREATE completed", info.id);
+	free(error);   /* created all the same: a plain OK */
+	store_mailbox_info_clear(&info);
+	store_mailbox_close(&mb);
+}
+
 static void cmd_create(struct imap_cmd *c)
 {
 	enum store_special_use use = STORE_SPECIAL_NONE;
@@ -263,6 +281,8 @@ static void cmd_create(struct imap_cmd *c)
 		imap_no(c, "[ALREADYEXISTS] INBOX always exists");
 	else if (store_mailbox_create(c->st->su, name, use, &error) < 0)
 		imap_mailbox_failed(c, "Cannot create the mailbox", error);
+	else
+		created_ok(c, name);
 	free(name);
 }
 

@@ -30,6 +30,7 @@ struct walk {
 	struct imap_sort_program sort;
 	enum imap_thread_alg alg;
 	bool need_header;               /* SORT/THREAD read the header block */
+	bool emailid;                   /* the program has EMAILID keys */
 	struct imap_sort_msg *msgs;
 	size_t n_msgs, cap_msgs;
 	/* the header of the current message, read from its blob */
@@ -102,9 +103,13 @@ static int visit(void *ctx, const struct store_message *m)
 	if (seq == 0)
 		return 0;
 	w->cur = m;
+	char emailid[IMAP_EMAILID_LEN + 1];
+	if (w->emailid)
+		imap_emailid(m, emailid);
 	struct imap_search_message sm = { .seq = seq, .msg = m, .get_header = get_header,
 					  .get_header_ctx = w,
-					  .recent = imap_is_recent(w->c->st, m->uid) };
+					  .recent = imap_is_recent(w->c->st, m->uid),
+					  .emailid = w->emailid ? emailid : NULL };
 	int r = imap_search_match(w->prog, &sm);
 	if (r < 0) {
 		w->failed = true;
@@ -166,6 +171,7 @@ static bool run_walk(struct imap_cmd *c, struct walk *w, unsigned mask)
 	if (!text_keys(c, w))
 		return false;
 	imap_search_prepare(w->prog, &mb);
+	w->emailid = imap_search_uses_emailid(w->prog);
 	char *error = NULL;
 	mask |= imap_search_fetch_mask(w->prog);
 	/* BODY/TEXT answered by the index: read only the messages it found. */

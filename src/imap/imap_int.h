@@ -292,6 +292,10 @@ void imap_write_flags(struct buf *out, unsigned flags, const char *const *keywor
  * pointing into the arguments; free it). Returns false after BAD/NO. */
 bool imap_parse_flags(struct imap_cmd *c, const struct imap_arg *args, size_t count,
 		      unsigned *flags_r, const char ***keywords_r, size_t *n_r);
+/* RFC 8474 EMAILID of a message: "M" and 24 hex digits of its content (the
+ * blob and the store's prefix), so that every copy has the same id. */
+#define IMAP_EMAILID_LEN 25
+void imap_emailid(const struct store_message *m, char out[IMAP_EMAILID_LEN + 1]);
 /* "17-Jul-1996 02:44:25 -0700" of INTERNALDATE, in UTC. */
 void imap_write_datetime(struct buf *out, time_t t);
 bool imap_parse_datetime(const char *s, time_t *t_r);

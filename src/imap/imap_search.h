@@ -89,6 +89,8 @@ unsigned imap_search_return(const struct imap_search_program *prog);
 bool imap_search_has_return(const struct imap_search_program *prog);
 /* Whether a MODSEQ key was used (the answer carries the highest MODSEQ). */
 bool imap_search_has_modseq(const struct imap_search_program *prog);
+/* Whether an EMAILID key was used (the engine then supplies each message's). */
+bool imap_search_uses_emailid(const struct imap_search_program *prog);
 /* Whether "$" was used (SEARCHRES: the engine must wait for a pending SAVE). */
 bool imap_search_uses_saved(const struct imap_search_program *prog);
 

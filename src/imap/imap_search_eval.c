@@ -451,3 +451,11 @@ const struct store_uid_list *imap_search_candidates(const struct imap_search_pro
 	}
 	return best;
 }
+
+bool imap_search_uses_emailid(const struct imap_search_program *prog)
+{
+	for (size_t i = 0; i < prog->count; i++)
+		if (prog->nodes[i].type == SK_EMAILID)
+			return true;
+	return false;
+}

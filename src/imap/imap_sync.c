@@ -160,6 +160,7 @@ int imap_select(struct imap_cmd *c, const char *name, bool readonly)
 	buf_appendf(o, "* OK [UIDVALIDITY %" PRIu32 "] UIDs valid\r\n", info.uidvalidity);
 	buf_appendf(o, "* OK [UIDNEXT %" PRIu32 "] Predicted next UID\r\n", info.uidnext);
 	buf_appendf(o, "* OK [HIGHESTMODSEQ %" PRIu64 "] Highest\r\n", info.highestmodseq);
+	buf_appendf(o, "* OK [MAILBOXID (F%lld)] Ok\r\n", info.id);
 	store_mailbox_info_clear(&info);
 	return 0;
 }

@@ -16,6 +16,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "core/mutf7.h"
 #include "core/xmalloc.h"
 #include "imap/imap_int.h"
@@ -311,4 +313,31 @@ bool imap_parse_datetime(const char *s, time_t *t_r)
 	long offset = (zone / 100) * 3600L + (zone % 100) * 60L;
 	*t_r = s[21] == '+' ? t - offset : t + offset;
 	return true;
+}
+
+/* ---- RFC 8474 object ids ---- */
+
+void imap_emailid(const struct store_message *m, char out[IMAP_EMAILID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	out[0] = 'M';
+	if (m->prefix_len == 0) {   /* the blob's own SHA-256 */
+		memcpy(out + 1, m->blob_id, IMAP_EMAILID_LEN - 1);
+		out[IMAP_EMAILID_LEN] = '\0';
+		return;
+	}
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, m->blob_id, strlen(m->blob_id)) != 1 ||
+	    EVP_DigestUpdate(md, m->prefix, m->prefix_len) != 1 ||
+	    EVP_DigestFinal_ex(md, digest, &n) != 1 || n < 12)
+		memset(digest, 0, sizeof digest);
+	EVP_MD_CTX_free(md);
+	for (size_t i = 0; i < (IMAP_EMAILID_LEN - 1) / 2; i++) {
+		out[1 + 2 * i] = hex[digest[i] >> 4];
+		out[2 + 2 * i] = hex[digest[i] & 15];
+	}
+	out[IMAP_EMAILID_LEN] = '\0';
 }

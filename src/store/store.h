@@ -127,6 +127,9 @@ const char *store_special_use_name(enum store_special_use use);
 int store_special_use_parse(const char *name);
 
 struct store_mailbox_info {
+	/* Stays with the mailbox through renames and is never given to another
+	 * mailbox of the account (IMAP MAILBOXID, RFC 8474). */
+	long long id;
 	char *name;
 	enum store_special_use special_use;
 	bool subscribed;
@@ -137,6 +140,7 @@ struct store_mailbox_info {
 	uint32_t messages;   /* the counts are kept as messages change: no scan */
 	uint32_t unseen;     /* without \Seen */
 	uint32_t deleted;    /* with \Deleted */
+	uint32_t recent;     /* not yet claimed as \Recent by a session (STATUS RECENT) */
 	uint64_t size;       /* sum of message sizes (STATUS SIZE) */
 };
 struct store_mailbox_list {

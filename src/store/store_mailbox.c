@@ -462,11 +462,13 @@ int store_mailbox_set_special_use(struct store_user *u, const char *name,
 	"SELECT mb.id, mb.name, mb.special_use, mb.uidvalidity, mb.uidnext, mb.highestmodseq," \
 	"  mb.messages, mb.unseen, mb.deleted, mb.size," \
 	"  EXISTS (SELECT 1 FROM subscriptions s WHERE s.name = mb.name)," \
-	"  EXISTS (SELECT 1 FROM mailboxes c WHERE c.name > mb.name || '/' AND c.name < mb.name || '0') " \
+	"  EXISTS (SELECT 1 FROM mailboxes c WHERE c.name > mb.name || '/' AND c.name < mb.name || '0')," \
+	"  (SELECT COUNT(*) FROM messages r WHERE r.mailbox_id = mb.id AND r.uid >= mb.recent_uid) " \
 	"FROM mailboxes mb "
 
 static void status_row(sqlite3_stmt *q, struct store_mailbox_info *info)
 {
+	info->id = sqlite3_column_int64(q, 0);
 	info->name = xstrdup(store_db_text(q, 1));
 	info->special_use = (enum store_special_use)sqlite3_column_int(q, 2);
 	info->uidvalidity = (uint32_t)sqlite3_column_int64(q, 3);
@@ -478,6 +480,7 @@ static void status_row(sqlite3_stmt *q, struct store_mailbox_info *info)
 	info->size = (uint64_t)sqlite3_column_int64(q, 9);
 	info->subscribed = sqlite3_column_int(q, 10) != 0;
 	info->has_children = sqlite3_column_int(q, 11) != 0;
+	info->recent = (uint32_t)sqlite3_column_int64(q, 12);
 }
 
 void store_mailbox_info_clear(struct store_mailbox_info *info)

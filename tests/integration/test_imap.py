@@ -546,3 +546,36 @@ def test_recent_is_seen_by_one_session(imap):
     assert b.ok("SEARCH OLD") == ["* SEARCH 1"]
     assert v2.ok("NOOP") == ["* 1 EXISTS"]
     assert v2.ok("FETCH 1 FLAGS") == ["* 1 FETCH (FLAGS ())"]
+
+
+def test_objectid(imap):
+    """RFC 8474: MAILBOXID follows renames, EMAILID is the same for every
+    copy of a message, THREADID is NIL (no thread ids kept)."""
+    c = Imap(imap)
+    r = c.cmd("CREATE Projects")
+    m = re.match(rf"a{c.n} OK \[MAILBOXID \((F\d+)\)\] ", r[-1])
+    assert m, r
+    box = m.group(1)
+    c.ok("RENAME Projects Work")
+    assert c.ok("STATUS Work (MAILBOXID MESSAGES)") == [f"* STATUS Work (MESSAGES 0 MAILBOXID ({box}))"]
+    append(imap, msg(1), msg(2), mailbox="Work")
+    r = c.ok("SELECT Work")
+    assert f"* OK [MAILBOXID ({box})] Ok" in r
+    r = c.ok("FETCH 1:2 (EMAILID THREADID)")
+    ids = [re.search(r"EMAILID \((M[0-9a-f]{24})\)", x).group(1) for x in r]
+    assert len(set(ids)) == 2 and all("THREADID NIL" in x for x in r)
+    c.ok("COPY 1 INBOX")
+    c.ok("SELECT INBOX")
+    assert c.ok("FETCH 1 EMAILID") == [f"* 1 FETCH (EMAILID ({ids[0]}))"]
+    assert c.ok(f"SEARCH EMAILID {ids[0]}") == ["* SEARCH 1"]
+    assert c.ok(f"SEARCH EMAILID {ids[1]}") == ["* SEARCH"]
+    inbox = re.search(r"\(F\d+\)", c.ok("STATUS INBOX (MAILBOXID)")[0]).group(0)
+    assert inbox != f"({box})"
+
+
+def test_status_recent(imap):
+    c = Imap(imap)
+    append(imap, msg(1), msg(2), claim=False)
+    assert c.ok("STATUS INBOX (RECENT MESSAGES)") == ["* STATUS INBOX (MESSAGES 2 RECENT 2)"]
+    c.ok("SELECT INBOX")                      # claims them
+    assert c.ok("STATUS INBOX (RECENT)") == ["* STATUS INBOX (RECENT 0)"]

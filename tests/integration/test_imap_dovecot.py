@@ -442,6 +442,11 @@ def _lenient_syntax(cmd, line):
 
 
 KNOWN_DIFFERENCES = {
+    "OBJECTID": (
+        "RFC 8474 4.1 and 4.2: a server that announces OBJECTID sends [MAILBOXID] "
+        "with CREATE and SELECT/EXAMINE; Dovecot 2.3 does not announce it",
+        lambda cmd, line: None if re.match(r"S: \* OK \[MAILBOXID ", line)
+        else re.sub(r" \[MAILBOXID \([^)]*\)\]$", "", line)),
     "BADCHARSET list": (
         "RFC 9051 7.1: BADCHARSET is optionally followed by the supported charsets",
         lambda cmd, line: re.sub(r"\[BADCHARSET \([^)]*\)\]", "[BADCHARSET]", line)),
