@@ -4,8 +4,6 @@ literals of every kind, pipelining, two sessions on one mailbox, IDLE, and
 bad input."""
 import imaplib
 import re
-import socket
-import threading
 import time
 
 import pytest
