@@ -463,6 +463,17 @@ static void raise_open_files(const struct config *cfg)
 
 int master_run(const char *config_path)
 {
+	/* The listeners accept connections as soon as they are bound, so a
+	 * supervisor (or a test) may think the server is up and send SIGHUP or
+	 * SIGTERM before the loop has its handlers: hold those signals until
+	 * it does, instead of dying of their default action. */
+	sigset_t held, old;
+	sigemptyset(&held);
+	sigaddset(&held, SIGHUP);
+	sigaddset(&held, SIGTERM);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &held, &old);
 	struct master m = { .config_path = config_path, .pid = getpid() };
 	int rc = master_setup(&m);
 	if (rc != 0) {
@@ -492,6 +503,7 @@ int master_run(const char *config_path)
 	evsignal_add(m.ev_int, NULL);
 	evsignal_add(m.ev_hup, NULL);
 	event_add(m.ev_tick, &second);
+	sigprocmask(SIG_SETMASK, &old, NULL);   /* anything held is handled now */
 
 	start_workers(&m);
 	spawn(&m, add_child(&m, CHILD_QUEUE, 0));

@@ -533,7 +533,9 @@ def test_reload_moves_a_listener(serve):
     old_port = inst.port("imap")
     before = Client(old_port)
     before.line()
-    old_workers = set(workers_of(inst))
+    # both workers up and named (a fork is "surel" for a moment)
+    old_workers = set(wait_for(lambda: len(workers_of(inst)) == 2 and workers_of(inst),
+                               what="2 workers"))
     new_port = free_ports(1)[0]
     inst.ports["imap"] = new_port
     inst.write_conf(extra)
@@ -552,7 +554,8 @@ def test_reload_moves_a_listener(serve):
 
 def test_reload_with_a_broken_file_keeps_serving(serve):
     inst = serve()
-    workers = set(workers_of(inst))
+    workers = set(wait_for(lambda: len(workers_of(inst)) == 2 and workers_of(inst),
+                           what="2 workers"))
     inst.write_conf("[limits]\nmax_connections = zero\n")
     inst.signal(signal.SIGHUP)
     wait_for(lambda: "event=reload result=error" in inst.log_text(), what="the reload error")
