@@ -1,4 +1,7 @@
-/* surel queue list|show|delete: what is in the spool (queue/spool.h). */
+/* surel queue [held] list|show|delete: what is in the spool, and what local
+ * delivery put aside in spool/hold/ (a Delivered-To loop, a recipient gone
+ * since acceptance: queue/spool.h). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +15,15 @@
 #include "queue/spool.h"
 
 static const char usage[] =
-	"usage: surel queue list\n"
-	"       surel queue show ID\n"
-	"       surel queue delete ID\n"
+	"usage: surel queue [held] list\n"
+	"       surel queue [held] show ID\n"
+	"       surel queue [held] delete ID\n"
 	"list prints one line per queued message (id, time, size, sender, recipients);\n"
-	"show prints its envelope and the message; delete removes it without delivery.\n";
+	"show prints its envelope and the message; delete removes it without delivery.\n"
+	"With held, the same for the messages delivery put aside (spool/hold/).\n";
+
+/* "surel queue held ...": work on spool/hold/ instead of the spool. */
+static bool held;
 
 /* DATA_DIR/spool of the configuration, or NULL after printing why. */
 static char *spool_dir(int *status_r)
@@ -26,7 +33,8 @@ static char *spool_dir(int *status_r)
 		*status_r = EXIT_USAGE;
 		return NULL;
 	}
-	char *dir = xasprintf("%s/%s", cfg->server_data_dir, SPOOL_DIR);
+	char *dir = held ? xasprintf("%s/%s/%s", cfg->server_data_dir, SPOOL_DIR, SPOOL_HOLD_DIR)
+		       : xasprintf("%s/%s", cfg->server_data_dir, SPOOL_DIR);
 	config_free(&cfg);
 	return dir;
 }
@@ -68,7 +76,7 @@ static int queue_list(int argc, char **argv)
 	}
 	spool_iter_close(&it);
 	if (n == 0)
-		printf("queue is empty\n");
+		printf(held ? "nothing is held\n" : "queue is empty\n");
 	free(dir);
 	return status;
 }
@@ -121,12 +129,26 @@ static int queue_delete(int argc, char **argv)
 	return status;
 }
 
+static const struct cli_verb queue_verbs[] = {
+	{ "list", queue_list },
+	{ "show", queue_show },
+	{ "delete", queue_delete },
+	{ NULL, NULL },
+};
+
+static int queue_held(int argc, char **argv)
+{
+	held = true;
+	return cli_dispatch(queue_verbs, argc, argv, usage);
+}
+
 int cmd_queue(int argc, char **argv)
 {
 	static const struct cli_verb verbs[] = {
 		{ "list", queue_list },
 		{ "show", queue_show },
 		{ "delete", queue_delete },
+		{ "held", queue_held },
 		{ NULL, NULL },
 	};
 	return cli_dispatch(verbs, argc, argv, usage);

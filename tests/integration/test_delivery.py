@@ -271,3 +271,13 @@ def test_delivered_to_loop_is_held(mx):
     assert "rcpt alice@example.org\n" in env and "rcpt bob@example.org" not in env
     assert (mx.data / "spool" / "hold" / (held[0][:-4] + ".msg")).exists()
     assert "reason=loop" in mx.log_text()
+    # surel queue held: list, show, delete
+    hid = held[0][:-4]
+    listing = mx.cli("queue", "held", "list").stdout
+    assert listing.startswith(hid) and "<alice@example.org>" not in listing.split("  ", 1)[0]
+    assert "alice@example.org" in listing
+    shown = mx.cli("queue", "held", "show", hid).stdout
+    assert "Subject: looping" in shown and "rcpt alice@example.org" in shown
+    mx.cli("queue", "held", "delete", hid)
+    assert mx.cli("queue", "held", "list").stdout == "nothing is held\n"
+    assert mx.cli("queue", "held", "show", hid, check=False).returncode != 0
