@@ -49,7 +49,7 @@ static const struct imap_command_def *find_command(const char *name)
 
 bool imap_login_allowed(const struct session *s)
 {
-	return s->tls;
+	return session_password_allowed(s);
 }
 
 /* Extensions advertised once logged in: each only when complete. */

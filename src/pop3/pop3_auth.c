@@ -42,7 +42,7 @@
 
 bool pop3_login_allowed(const struct session *s)
 {
-	return s->tls;
+	return session_password_allowed(s);
 }
 
 static void forget_user_arg(struct pop3_state *st)

@@ -7,8 +7,11 @@
  * callback and still touch it until it returns. */
 #include "server/session.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -630,6 +633,24 @@ static void flush_tls_alert(struct session *s)
 
 /* ---- STARTTLS ---- */
 
+static bool loopback_ip(const char *ip)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (inet_pton(AF_INET, ip, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, ip, &a6) != 1)
+		return false;
+	if (IN6_IS_ADDR_LOOPBACK(&a6))
+		return true;
+	return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
+bool session_password_allowed(const struct session *s)
+{
+	return s->tls || (s->cfg->auth_plaintext_loopback && loopback_ip(s->remote_ip));
+}
+
 struct event_base *session_base(const struct session *s)
 {
 	return s->server->base;
@@ -800,6 +821,15 @@ void session_accept(struct session_server *srv, const struct session_listener *l
 	s->fd = fd;
 	s->refs = 1;
 	s->timeout = l->timeout;
+	/* Replies are written whole (a bufferevent gathers each one), so
+	 * Nagle's algorithm only holds back the last, short segment of a large
+	 * reply until the client's delayed ACK (40 ms on Linux): half of the
+	 * FETCH 1:* (FLAGS) of 20,000 messages over loopback took 50 ms
+	 * instead of 8. */
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	size_t max = (size_t)srv->cfg->limits_line_max;
 	if (l->proto->line_max != 0 && l->proto->line_max < max)

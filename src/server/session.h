@@ -228,6 +228,10 @@ struct event_base *session_base(const struct session *s);
  * header, channel binding), else NULL. */
 SSL *session_ssl(const struct session *s);
 
+/* Whether the client may send a password on this connection: TLS is up, or
+ * it connects from loopback and auth.plaintext_loopback allows that. */
+bool session_password_allowed(const struct session *s);
+
 /* Whether STARTTLS can be offered: a STARTTLS listener, TLS not yet up. */
 bool session_can_starttls(const struct session *s);
 /* After the protocol queued its "go ahead" reply: send it, discard buffered

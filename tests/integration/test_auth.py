@@ -624,3 +624,19 @@ def test_changed_password_works_at_once(server):
         m.login(ALICE, ALICE_PW)
     assert m.login(ALICE, "brand-new-secret")[0] == "OK"
     m.logout()
+
+
+def test_plaintext_logins_from_loopback_when_configured(auth_server):
+    """auth.plaintext_loopback: IMAP and POP3 logins without TLS from a
+    loopback client (a webmail on the same machine); LOGINDISABLED goes."""
+    inst = auth_server("[auth]\nplaintext_loopback = yes\n")
+    c = Conn(inst.port("imap"))
+    greeting = c.line()
+    assert "LOGINDISABLED" not in greeting and "AUTH=PLAIN" in greeting
+    assert c.cmd(f"a LOGIN {ALICE} {ALICE_PW}").startswith("a OK [CAPABILITY ")
+    c.close()
+    p = Conn(inst.port("pop3"))
+    p.line()
+    assert p.cmd(f"USER {ALICE}") == "+OK Send PASS"
+    assert p.cmd(f"PASS {ALICE_PW}") == "+OK Logged in"
+    p.close()
