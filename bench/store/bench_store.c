@@ -237,8 +237,8 @@ static int cmd_query(const char *data_dir, const char *word)
 	if (store_mailbox_recent(mb, false, &recent_first, &recent_next, &error) < 0)
 		die("store_mailbox_recent", error);
 	double t4b = now();
-	/* FETCH 1:* (FLAGS) */
-	if (store_fetch(mb, NULL, 0, count_flags, &c, &error) < 0)
+	/* FETCH 1:* (FLAGS): no size, blob id nor prefix needed */
+	if (store_fetch(mb, NULL, STORE_FETCH_NO_CONTENT, count_flags, &c, &error) < 0)
 		die("store_fetch", error);
 	double t5 = now();
 	/* SEARCH BODY word */

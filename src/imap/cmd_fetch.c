@@ -58,6 +58,9 @@ struct fetch {
 	bool vanished;
 	struct store_uid_list uids;     /* the messages, ascending */
 	size_t pos;                     /* next in uids */
+	struct store_uid_range *ranges; /* uids as ranges, made once for every step */
+	size_t n_ranges, range_pos;     /* ranges before range_pos are done */
+	size_t seq_pos;                 /* where the last message was in the view */
 	struct store_uid_list seen_changed;   /* got \Seen from this FETCH */
 	/* the walk */
 	struct imap_cmd *c;
@@ -73,6 +76,7 @@ static void fetch_free(void *p)
 			imap_section_clear(&f->items[i].sec);
 	store_uid_list_free(&f->uids);
 	store_uid_list_free(&f->seen_changed);
+	free(f->ranges);
 	free(f);
 }
 
@@ -206,6 +210,33 @@ static bool parse_macro(struct imap_cmd *c, struct fetch *f, const char *name)
 	return true;
 }
 
+/* Whether an item needs the message's size, blob or prefix (the store can
+ * skip reading them for FLAGS, UID, MODSEQ, INTERNALDATE). */
+static bool needs_content(const struct fetch *f)
+{
+	for (size_t i = 0; i < f->n_items; i++) {
+		switch (f->items[i].kind) {
+		case ITEM_UID:
+		case ITEM_FLAGS:
+		case ITEM_INTERNALDATE:
+		case ITEM_MODSEQ:
+		case ITEM_THREADID:
+		case ITEM_ENVELOPE:
+		case ITEM_BODY:
+		case ITEM_BODYSTRUCTURE:
+			break;
+		case ITEM_RFC822_SIZE:
+		case ITEM_EMAILID:         /* from the blob id and prefix */
+		case ITEM_RFC822:
+		case ITEM_RFC822_HEADER:   /* reads the blob when the header is not cached */
+		case ITEM_RFC822_TEXT:
+		case ITEM_SECTION:
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool parse_fetch(struct imap_cmd *c, struct fetch *f)
 {
 	if (c->count < 2 || c->count > 3) {
@@ -231,6 +262,8 @@ static bool parse_fetch(struct imap_cmd *c, struct fetch *f)
 		return false;
 	if (c->st->condstore && f->has_flags && !add_item(c, f, ITEM_MODSEQ))
 		return false;
+	if (!needs_content(f))
+		f->what |= STORE_FETCH_NO_CONTENT;
 	return c->result == NULL;
 }
 
@@ -347,12 +380,43 @@ static bool in_list(const struct store_uid_list *l, uint32_t uid)
 	return false;
 }
 
+/* v in decimal: FETCH writes several numbers per message, and vsnprintf
+ * was a good part of the cost of a FLAGS-only FETCH. */
+static void append_u64(struct buf *o, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof tmp;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	buf_append(o, tmp + i, sizeof tmp - i);
+}
+
+/* The sequence number of uid (0: not in the view). The walk goes by
+ * ascending UID, so the next message is most often the next in the view. */
+static uint32_t uid_to_seq(struct fetch *f, const struct store_uid_list *view, uint32_t uid)
+{
+	size_t i = f->seq_pos;
+	if (i < view->count && view->uids[i] == uid) {
+		f->seq_pos = i + 1;
+		return (uint32_t)(i + 1);
+	}
+	uint32_t seq = imap_uid_to_seq(view->uids, view->count, uid);
+	if (seq != 0)
+		f->seq_pos = seq;
+	return seq;
+}
+
 static int write_item(struct imap_cmd *c, struct fetch *f, const struct item *it,
 		      const struct store_message *m, struct message_bytes *mb)
 {
 	struct buf *o = &c->out;
 	switch (it->kind) {
-	case ITEM_UID: buf_appendf(o, "UID %" PRIu32, m->uid); break;
+	case ITEM_UID:
+		buf_append(o, "UID ", 4);
+		append_u64(o, m->uid);
+		break;
 	case ITEM_FLAGS:
 		buf_append_str(o, "FLAGS ");
 		imap_write_flags(o, m->flags, m->keywords, m->n_keywords,
@@ -362,8 +426,15 @@ static int write_item(struct imap_cmd *c, struct fetch *f, const struct item *it
 		buf_append_str(o, "INTERNALDATE ");
 		imap_write_datetime(o, m->internaldate);
 		break;
-	case ITEM_RFC822_SIZE: buf_appendf(o, "RFC822.SIZE %" PRIu64, m->size); break;
-	case ITEM_MODSEQ: buf_appendf(o, "MODSEQ (%" PRIu64 ")", m->modseq); break;
+	case ITEM_RFC822_SIZE:
+		buf_append_str(o, "RFC822.SIZE ");
+		append_u64(o, m->size);
+		break;
+	case ITEM_MODSEQ:
+		buf_append(o, "MODSEQ (", 8);
+		append_u64(o, m->modseq);
+		buf_putc(o, ')');
+		break;
 	case ITEM_EMAILID: {
 		char id[IMAP_EMAILID_LEN + 1];
 		imap_emailid(m, id);
@@ -371,10 +442,17 @@ static int write_item(struct imap_cmd *c, struct fetch *f, const struct item *it
 		break;
 	}
 	case ITEM_THREADID: buf_append_str(o, "THREADID NIL"); break;   /* RFC 8474 5.2 */
-	case ITEM_ENVELOPE: buf_appendf(o, "ENVELOPE %s", m->envelope ? m->envelope : "NIL"); break;
-	case ITEM_BODY: buf_appendf(o, "BODY %s", m->body ? m->body : "NIL"); break;
+	case ITEM_ENVELOPE:
+		buf_append_str(o, "ENVELOPE ");
+		buf_append_str(o, m->envelope ? m->envelope : "NIL");
+		break;
+	case ITEM_BODY:
+		buf_append_str(o, "BODY ");
+		buf_append_str(o, m->body ? m->body : "NIL");
+		break;
 	case ITEM_BODYSTRUCTURE:
-		buf_appendf(o, "BODYSTRUCTURE %s", m->bodystructure ? m->bodystructure : "NIL");
+		buf_append_str(o, "BODYSTRUCTURE ");
+		buf_append_str(o, m->bodystructure ? m->bodystructure : "NIL");
 		break;
 	case ITEM_RFC822_HEADER:
 		buf_append_str(o, "RFC822.HEADER ");
@@ -412,12 +490,14 @@ static int fetch_one(void *ctx, const struct store_message *m)
 	struct imap_cmd *c = f->c;
 	struct imap_selected *sel = c->st->sel;
 	f->last_uid = m->uid;
-	uint32_t seq = imap_uid_to_seq(sel->uids.uids, sel->uids.count, m->uid);
+	uint32_t seq = uid_to_seq(f, &sel->uids, m->uid);
 	if (seq == 0 || (f->changedsince > 0 && m->modseq <= f->changedsince))
 		return 0;
 	size_t start = c->out.len;
 	struct message_bytes mb = { 0 };
-	buf_appendf(&c->out, "* %" PRIu32 " FETCH (", seq);
+	buf_append(&c->out, "* ", 2);
+	append_u64(&c->out, seq);
+	buf_append(&c->out, " FETCH (", 8);
 	bool first = true;
 	for (size_t i = 0; i < f->n_items; i++) {
 		if (!first)
@@ -514,16 +594,26 @@ static void write_vanished(struct imap_cmd *c, struct fetch *f)
 	store_uid_list_free(&in_set);
 }
 
+/* The ranges of the UIDs from f->pos on: those of every UID are made once,
+ * and each step starts from the one holding uids[pos], cut at it. */
+static struct store_uidset step_set(struct fetch *f)
+{
+	if (f->ranges == NULL)
+		f->ranges = imap_uid_list_ranges(f->uids.uids, f->uids.count, &f->n_ranges);
+	uint32_t first = f->uids.uids[f->pos];
+	while (f->range_pos < f->n_ranges && f->ranges[f->range_pos].hi < first)
+		f->range_pos++;
+	if (f->range_pos < f->n_ranges && f->ranges[f->range_pos].lo < first)
+		f->ranges[f->range_pos].lo = first;
+	return (struct store_uidset){ f->ranges + f->range_pos, f->n_ranges - f->range_pos };
+}
+
 static void fetch_step(struct imap_cmd *c, struct fetch *f)
 {
-	size_t n = 0;
-	struct store_uid_range *r = imap_uid_list_ranges(f->uids.uids + f->pos,
-							 f->uids.count - f->pos, &n);
-	struct store_uidset set = { r, n };
+	struct store_uidset set = step_set(f);
 	char *error = NULL;
 	f->c = c;
 	int ret = store_fetch(c->st->sel->mb, &set, f->what, fetch_one, f, &error);
-	free(r);
 	if (ret < 0) {
 		if (!f->failed)
 			imap_no_store(c, "FETCH failed", error);

@@ -175,22 +175,28 @@ static const struct {
 void imap_write_flags(struct buf *out, unsigned flags, const char *const *keywords, size_t n,
 		      bool recent)
 {
-	buf_putc(out, '(');
-	bool first = true;
+	/* The system flags are put together here and appended at once: this
+	 * runs for every line of a FETCH 1:* (FLAGS). */
+	char sys[64];
+	size_t len = 0;
+	sys[len++] = '(';
 	for (size_t i = 0; i < sizeof system_flags / sizeof system_flags[0]; i++) {
 		if (!(flags & system_flags[i].flag))
 			continue;
-		if (!first)
-			buf_putc(out, ' ');
-		buf_append_str(out, system_flags[i].name);
-		first = false;
+		if (len > 1)
+			sys[len++] = ' ';
+		size_t l = strlen(system_flags[i].name);
+		memcpy(sys + len, system_flags[i].name, l);
+		len += l;
 	}
 	if (recent) {
-		if (!first)
-			buf_putc(out, ' ');
-		buf_append_str(out, "\\Recent");
-		first = false;
+		if (len > 1)
+			sys[len++] = ' ';
+		memcpy(sys + len, "\\Recent", 7);
+		len += 7;
 	}
+	bool first = len == 1;
+	buf_append(out, sys, len);
 	for (size_t i = 0; i < n; i++) {
 		if (!first)
 			buf_putc(out, ' ');

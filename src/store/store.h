@@ -254,6 +254,11 @@ int store_append(struct store_mailbox *mb, const struct store_append *msgs, size
 #define STORE_FETCH_BODY          0x04u   /* non-extended BODY */
 #define STORE_FETCH_HEADER        0x08u   /* raw header block */
 #define STORE_FETCH_SEARCH        0x10u   /* decoded header fields for SEARCH */
+/* The caller needs neither size, blob id nor prefix (FETCH FLAGS, UID,
+ * MODSEQ, INTERNALDATE): they may be left 0, NULL and "" (prefix_len 0),
+ * which spares reading the messages' cached metadata; the fields asked
+ * for by the bits above are still loaded. */
+#define STORE_FETCH_NO_CONTENT    0x20u
 
 struct store_message {
 	uint32_t uid;
