@@ -10,6 +10,14 @@
  *       commits a batch's blobs with one store_blob_commit_many, as import
  *       and MULTIAPPEND do; "single" commits each with store_blob_commit
  *       (one delivery at a time).
+ *   bench_store append DATA_DIR PROCS THREADS COUNT [SIZE]
+ *       Concurrent single deliveries, as IMAP APPEND from many clients:
+ *       PROCS processes (the server's workers) of THREADS threads (their
+ *       pool threads), each thread with its own store handle and its own
+ *       account (ids 1001, 1002, ...), as an IMAP session has. Each thread
+ *       writes COUNT unique messages of SIZE bytes (default 10,240) with
+ *       store_blob_begin/write/commit and appends each with store_append.
+ *       Prints appends/s and the latency of one commit + append.
  *   bench_store query DATA_DIR WORD
  *       Opens account 1's INBOX and gets its counts, fetches the flags of
  *       every message, searches WORD in the bodies.
@@ -18,10 +26,13 @@
  * Not a test: timings never decide anything here. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,6 +190,127 @@ static int cmd_fill(const char *data_dir, const char *list, size_t batch, bool m
 	return 0;
 }
 
+/* ---- append: concurrent deliveries ---- */
+
+struct appender {
+	const char *data_dir;
+	long long account;
+	size_t count, size;
+	double *lat;         /* count latencies, seconds */
+};
+
+static void *appender_main(void *arg)
+{
+	struct appender *a = arg;
+	char *error = NULL;
+	struct store *s;
+	struct store_user *u;
+	struct store_mailbox *mb;
+	if (store_open(a->data_dir, &s, &error) < 0)
+		die("store_open", error);
+	if (store_user_open(s, a->account, &u, &error) < 0)
+		die("store_user_open", error);
+	if (store_mailbox_open(u, "INBOX", &mb, &error) < 0)
+		die("store_mailbox_open", error);
+	char *msg = malloc(a->size);
+	for (size_t i = 0; i < a->count; i++) {
+		int head = snprintf(msg, a->size,
+				    "From: a%lld@example.org\r\nTo: b@example.org\r\n"
+				    "Message-ID: <%lld.%zu.%d@bench>\r\nSubject: append %zu\r\n\r\n",
+				    a->account, a->account, i, (int)getpid(), i);
+		for (size_t o = (size_t)head; o < a->size; o++)
+			msg[o] = (o % 78 == 76) ? '\r' : (o % 78 == 77) ? '\n' : (char)('a' + o % 26);
+		double t0 = now();
+		struct store_blob_writer *w;
+		struct store_blob *b;
+		if (store_blob_begin(s, &w, &error) < 0 ||
+		    store_blob_write(w, msg, a->size, &error) < 0 ||
+		    store_blob_commit(&w, &b, &error) < 0)
+			die("store_blob_commit", error);
+		struct store_append m = { .blob = b };
+		if (store_append(mb, &m, 1, 0, NULL, &error) < 0)
+			die("store_append", error);
+		store_blob_free(&b);
+		a->lat[i] = now() - t0;
+	}
+	free(msg);
+	store_mailbox_close(&mb);
+	store_user_close(&u);
+	store_close(&s);
+	return NULL;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return a < b ? -1 : a > b;
+}
+
+static int cmd_append(const char *data_dir, int procs, int threads, size_t count, size_t size)
+{
+	size_t total = (size_t)procs * (size_t)threads * count;
+	/* Latencies shared with the children. */
+	double *lat = mmap(NULL, total * sizeof *lat, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (lat == MAP_FAILED) {
+		perror("bench_store: mmap");
+		return 1;
+	}
+	/* Accounts made (and the store) before the clock starts. */
+	char *error = NULL;
+	struct store *s;
+	if (store_open(data_dir, &s, &error) < 0)
+		die("store_open", error);
+	for (int i = 0; i < procs * threads; i++) {
+		struct store_user *u;
+		if (store_user_open(s, 1001 + i, &u, &error) < 0)
+			die("store_user_open", error);
+		store_user_close(&u);
+	}
+	store_close(&s);
+	double t0 = now();
+	for (int p = 0; p < procs; p++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("bench_store: fork");
+			return 1;
+		}
+		if (pid > 0)
+			continue;
+		pthread_t *th = calloc((size_t)threads, sizeof *th);
+		struct appender *a = calloc((size_t)threads, sizeof *a);
+		for (int t = 0; t < threads; t++) {
+			size_t n = (size_t)(p * threads + t);
+			a[t] = (struct appender){ .data_dir = data_dir, .account = 1001 + (long long)n,
+						  .count = count, .size = size,
+						  .lat = lat + n * count };
+			pthread_create(&th[t], NULL, appender_main, &a[t]);
+		}
+		for (int t = 0; t < threads; t++)
+			pthread_join(th[t], NULL);
+		_exit(0);
+	}
+	int failed = 0;
+	for (int p = 0; p < procs; p++) {
+		int status;
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++;
+	}
+	double t1 = now();
+	if (failed > 0) {
+		fprintf(stderr, "bench_store: %d appender process(es) failed\n", failed);
+		return 1;
+	}
+	qsort(lat, total, sizeof *lat, cmp_double);
+	printf("{\"appends\": %zu, \"procs\": %d, \"threads\": %d, \"size\": %zu, "
+	       "\"seconds\": %.6f, \"rate\": %.1f, \"latency_p50_ms\": %.3f, "
+	       "\"latency_p90_ms\": %.3f, \"latency_p99_ms\": %.3f}\n",
+	       total, procs, threads, size, t1 - t0, (double)total / (t1 - t0),
+	       1e3 * lat[total / 2], 1e3 * lat[total * 9 / 10], 1e3 * lat[total * 99 / 100]);
+	munmap(lat, total * sizeof *lat);
+	return 0;
+}
+
 /* ---- query ---- */
 
 struct flag_counts {
@@ -274,9 +406,22 @@ int main(int argc, char **argv)
 		}
 		return cmd_fill(argv[2], argv[3], (size_t)batch, strcmp(mode, "many") == 0);
 	}
+	if ((argc == 6 || argc == 7) && strcmp(argv[1], "append") == 0) {
+		long procs = strtol(argv[3], NULL, 10), threads = strtol(argv[4], NULL, 10);
+		long count = strtol(argv[5], NULL, 10);
+		long size = argc == 7 ? strtol(argv[6], NULL, 10) : 10240;
+		if (procs < 1 || procs > 64 || threads < 1 || threads > 256 || count < 1 ||
+		    size < 200 || size > 100L << 20) {
+			fprintf(stderr, "bench_store: PROCS 1-64, THREADS 1-256, COUNT >= 1, "
+					"SIZE 200 to 100 MiB\n");
+			return 2;
+		}
+		return cmd_append(argv[2], (int)procs, (int)threads, (size_t)count, (size_t)size);
+	}
 	if (argc == 4 && strcmp(argv[1], "query") == 0)
 		return cmd_query(argv[2], argv[3]);
 	fprintf(stderr, "usage: bench_store fill DATA_DIR LIST [BATCH [many|single]]\n"
+			"       bench_store append DATA_DIR PROCS THREADS COUNT [SIZE]\n"
 			"       bench_store query DATA_DIR WORD\n");
 	return 2;
 }

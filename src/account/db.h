@@ -21,6 +21,11 @@ int db_migrate(sqlite3 *db, int target, char **error_r);
 int db_schema_version(sqlite3 *db, int *version_r, char **error_r);
 void db_close(sqlite3 **db);
 
+/* Wait up to timeout_ms for a lock another connection holds, in short
+ * sleeps (50 us growing to 1 ms) instead of SQLite's default steps of 1 to
+ * 100 ms. db_open() sets it; the store's databases use it too. */
+int db_busy_timeout(sqlite3 *db, int timeout_ms);
+
 /* Make SQLite open a relative file name as it is, instead of by the
  * absolute path it would build (see db.c), for every database the process
  * opens from now on. For a process that has chdir()ed into the data

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "store/db_batch.h"
 #include "store/store_int.h"
 
 #define BLOB_ID_LEN 64
@@ -158,15 +159,26 @@ static int make_blob_dirs(struct store *s, const char *id, bool sync, char **err
 	return rc;
 }
 
+/* syncfs(2) of the file system that holds fd: every file written and
+ * renamed there is on disk when it returns 0 (Linux reports write-back
+ * errors through it since 5.8). */
+static int sync_fs(int fd, const char *what, char **error_r)
+{
+	if (syncfs(fd) < 0) {
+		*error_r = xasprintf("%s: syncfs: %s", what, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Inside the blobs.db transaction that records it (so that store_gc, which
  * removes file and row in one transaction too, never races with it): the
- * row, then the written temporary file moved into place. With sync, the
- * directory is fsynced; without, the caller syncs the file system before
- * it commits. */
-static int blob_place(struct store_blob_writer *w, const char *id, bool sync, char **error_r)
+ * row, then the written temporary file moved into place. The new name is
+ * made durable by the caller, after the commit (see blob_install). */
+static int blob_place(sqlite3 *db, struct store_blob_writer *w, const char *id, char **error_r)
 {
 	struct store *s = w->store;
-	if (db_run(s->blobs,
+	if (db_run(db,
 		   "INSERT INTO blobs (id, size, refcount, zero_since) VALUES (?1, ?2, 0, ?3) "
 		   "ON CONFLICT (id) DO UPDATE SET "
 		   "  zero_since = CASE WHEN refcount = 0 THEN ?3 ELSE NULL END",
@@ -181,25 +193,67 @@ static int blob_place(struct store_blob_writer *w, const char *id, bool sync, ch
 	} else if (rename(w->tmp_path, path) < 0) {
 		*error_r = xasprintf("%s: rename: %s", path, strerror(errno));
 		rc = -1;
-	} else if (sync) {
-		*strrchr(path, '/') = '\0';
-		rc = store_fsync_dir(path, error_r);
 	}
 	free(path);
 	return rc;
 }
 
-static int blob_install(struct store_blob_writer *w, const char *id, char **error_r)
+/* The blobs.db operation of a commit (db_batch.h): the rows and names of n
+ * written blobs, all or none. */
+struct install_op {
+	struct store_blob_writer **ws;
+	char (*ids)[BLOB_ID_LEN + 1];
+	size_t n;
+};
+
+static int install_op_run(sqlite3 *db, void *arg, char **error_r)
 {
-	struct store *s = w->store;
-	if (make_blob_dirs(s, id, true, error_r) < 0 || db_begin(s->blobs, error_r) < 0)
-		return -1;
-	if (blob_place(w, id, true, error_r) < 0) {
-		db_rollback(s->blobs);
-		return -1;
-	}
+	struct install_op *op = arg;
+	for (size_t i = 0; i < op->n; i++)
+		if (blob_place(db, op->ws[i], op->ids[i], error_r) < 0)
+			return -1;
 	store_fault_point("blob-after-rename");
-	return db_commit(s->blobs, error_r);
+	return 0;
+}
+
+/* Rows and names of n blobs whose bytes are on disk, committed in one
+ * blobs.db transaction (shared with other threads' operations, db_batch.h).
+ * The blobs.db write lock is not held across any fsync but SQLite's own:
+ * the directories that got the new names are synced after the commit, and
+ * before the blobs are returned. A crash in between may lose a rename
+ * whose row committed: a row without its file, which nothing refers to yet
+ * and which store_gc drops (docs/storage.md, the crash table). With one
+ * blob, its ab/cd/ is fsynced, whether this commit renamed the file or
+ * found it there (another writer may have renamed it and not yet synced
+ * the directory); with several, one syncfs covers them all. */
+static int blob_install(struct store *s, struct store_blob_writer **ws,
+			char (*ids)[BLOB_ID_LEN + 1], size_t n, char **error_r)
+{
+	for (size_t i = 0; i < n; i++)
+		if (make_blob_dirs(s, ids[i], n == 1, error_r) < 0)
+			return -1;
+	struct install_op op = { .ws = ws, .ids = ids, .n = n };
+	if (db_batch_run(s->blobs, install_op_run, &op, error_r) < 0)
+		return -1;
+	store_fault_point("blob-after-commit");
+	if (n == 1) {
+		char *path = blob_path(s, ids[0]);
+		*strrchr(path, '/') = '\0';
+		int rc = store_fsync_dir(path, error_r);
+		free(path);
+		return rc;
+	}
+	char *dir = xasprintf("%s/" STORE_BLOBS_DIR, s->data_dir);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = -1;
+	if (fd < 0) {
+		*error_r = xasprintf("%s: %s", dir, strerror(errno));
+	} else {
+		rc = sync_fs(fd, dir, error_r);
+		close(fd);
+	}
+	free(dir);
+	return rc;
 }
 
 /* The writer's SHA-256 as 64 hex digits; the file closed. */
@@ -225,35 +279,23 @@ static int blob_finish(struct store_blob_writer *w, char id[BLOB_ID_LEN + 1], ch
 int store_blob_commit(struct store_blob_writer **wp, struct store_blob **blob_r, char **error_r)
 {
 	struct store_blob_writer *w = *wp;
-	char id[BLOB_ID_LEN + 1];
+	char id[1][BLOB_ID_LEN + 1];
 	int rc = -1;
 	*blob_r = NULL;
 	if (fsync(w->fd) < 0) {
 		*error_r = xasprintf("%s: fsync: %s", w->tmp_path, strerror(errno));
 		goto out;
 	}
-	if (blob_finish(w, id, error_r) < 0)
+	if (blob_finish(w, id[0], error_r) < 0)
 		goto out;
 	store_fault_point("blob-before-rename");
-	if (blob_install(w, id, error_r) < 0)
+	if (blob_install(w->store, wp, id, 1, error_r) < 0)
 		goto out;
-	*blob_r = blob_new(w->store, id, w->size);
+	*blob_r = blob_new(w->store, id[0], w->size);
 	rc = 0;
 out:
 	store_blob_abort(wp);   /* the temporary file is gone or renamed */
 	return rc;
-}
-
-/* syncfs(2) of the file system that holds fd: every file written and
- * renamed there is on disk when it returns 0 (Linux reports write-back
- * errors through it since 5.8). */
-static int sync_fs(int fd, const char *what, char **error_r)
-{
-	if (syncfs(fd) < 0) {
-		*error_r = xasprintf("%s: syncfs: %s", what, strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 int store_blob_commit_many(struct store_blob_writer **ws, size_t n, struct store_blob **blobs_r,
@@ -278,37 +320,12 @@ int store_blob_commit_many(struct store_blob_writer **ws, size_t n, struct store
 			goto out;
 	store_fault_point("blob-before-rename");
 	/* 2. Their directories, their rows and their names in one blobs.db
-	 * transaction; one sync for all the directories before it commits. */
-	for (size_t i = 0; i < n; i++)
-		if (make_blob_dirs(s, ids[i], false, error_r) < 0)
-			goto out;
-	if (db_begin(s->blobs, error_r) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (blob_place(ws[i], ids[i], false, error_r) < 0) {
-			db_rollback(s->blobs);
-			goto out;
-		}
-	}
-	char *dir = xasprintf("%s/" STORE_BLOBS_DIR, s->data_dir);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		*error_r = xasprintf("%s: %s", dir, strerror(errno));
-	} else {
-		rc = sync_fs(fd, dir, error_r);
-		close(fd);
-	}
-	free(dir);
-	if (rc < 0) {
-		db_rollback(s->blobs);
-		goto out;
-	}
-	store_fault_point("blob-after-rename");
-	rc = db_commit(s->blobs, error_r);
-	if (rc < 0)
+	 * transaction; one sync for all the directories after it commits. */
+	if (blob_install(s, ws, ids, n, error_r) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		blobs_r[i] = blob_new(s, ids[i], ws[i]->size);
+	rc = 0;
 out:
 	for (size_t i = 0; i < n; i++)
 		store_blob_abort(&ws[i]);   /* temporary files are gone or renamed */
@@ -425,51 +442,58 @@ void blob_refs_unlock(struct store *s)
 	(void)flock(s->lock_fd, LOCK_UN);
 }
 
-int blob_ref(struct store *s, const char *const *ids, size_t n, char **error_r)
+/* The reference-count operations, run in a blobs.db transaction shared
+ * with other threads' (db_batch.h). */
+struct refs_op {
+	struct store *store;
+	const char *const *ids;
+	size_t n;
+};
+
+static int ref_op_run(sqlite3 *db, void *arg, char **error_r)
 {
-	if (n == 0)
-		return 0;
-	if (db_begin(s->blobs, error_r) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
+	struct refs_op *op = arg;
+	for (size_t i = 0; i < op->n; i++) {
 		int changes = 0;
-		if (db_run(s->blobs,
-			   "UPDATE blobs SET refcount = refcount + 1, zero_since = NULL WHERE id = ?",
-			   DB_ARGS(db_text(ids[i])), &changes, error_r) < 0)
-			goto fail;
-		char *path = blob_path(s, ids[i]);
+		if (db_run(db, "UPDATE blobs SET refcount = refcount + 1, zero_since = NULL WHERE id = ?",
+			   DB_ARGS(db_text(op->ids[i])), &changes, error_r) < 0)
+			return -1;
+		char *path = blob_path(op->store, op->ids[i]);
 		bool there = access(path, F_OK) == 0;
 		free(path);
 		if (changes == 0 || !there) {
 			*error_r = xasprintf("blob %s was collected before it was delivered; "
-					     "write it again", ids[i]);
-			goto fail;
+					     "write it again", op->ids[i]);
+			return -1;
 		}
 	}
-	return db_commit(s->blobs, error_r);
-fail:
-	db_rollback(s->blobs);
-	return -1;
+	return 0;
+}
+
+static int unref_op_run(sqlite3 *db, void *arg, char **error_r)
+{
+	struct refs_op *op = arg;
+	for (size_t i = 0; i < op->n; i++)
+		if (db_run(db,
+			   "UPDATE blobs SET refcount = MAX(refcount - 1, 0),"
+			   "  zero_since = CASE WHEN refcount <= 1 THEN ?2 ELSE NULL END "
+			   "WHERE id = ?1",
+			   DB_ARGS(db_text(op->ids[i]), db_int((long long)time(NULL))), NULL,
+			   error_r) < 0)
+			return -1;
+	return 0;
+}
+
+int blob_ref(struct store *s, const char *const *ids, size_t n, char **error_r)
+{
+	struct refs_op op = { .store = s, .ids = ids, .n = n };
+	return n == 0 ? 0 : db_batch_run(s->blobs, ref_op_run, &op, error_r);
 }
 
 int blob_unref(struct store *s, const char *const *ids, size_t n, char **error_r)
 {
-	if (n == 0)
-		return 0;
-	if (db_begin(s->blobs, error_r) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (db_run(s->blobs,
-			   "UPDATE blobs SET refcount = MAX(refcount - 1, 0),"
-			   "  zero_since = CASE WHEN refcount <= 1 THEN ?2 ELSE NULL END "
-			   "WHERE id = ?1",
-			   DB_ARGS(db_text(ids[i]), db_int((long long)time(NULL))), NULL,
-			   error_r) < 0) {
-			db_rollback(s->blobs);
-			return -1;
-		}
-	}
-	return db_commit(s->blobs, error_r);
+	struct refs_op op = { .store = s, .ids = ids, .n = n };
+	return n == 0 ? 0 : db_batch_run(s->blobs, unref_op_run, &op, error_r);
 }
 
 int store_gc(struct store *s, long grace, size_t *collected_r, char **error_r)

@@ -307,7 +307,7 @@ static int open_db(const char *path, const char *const *steps, int count, bool *
 	}
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
-	if (sqlite3_busy_timeout(db, 10000) != SQLITE_OK ||
+	if (db_busy_timeout(db, 10000) < 0 ||
 	    exec(db, "PRAGMA foreign_keys = ON", "foreign_keys", error_r) < 0 ||
 	    exec(db, "PRAGMA synchronous = FULL", "synchronous", error_r) < 0 ||
 	    db_prepare(db, "PRAGMA journal_mode = WAL", DB_NO_ARGS, &st, error_r) < 0)
