@@ -1,6 +1,7 @@
 /* surel queue [held] list|show|delete: what is in the spool, and what local
  * delivery put aside in spool/hold/ (a Delivered-To loop, a recipient gone
  * since acceptance: queue/spool.h). */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,15 @@ static char *spool_dir(int *status_r)
 	return dir;
 }
 
+/* Whether the entry id has left dir (delivered or deleted meanwhile). */
+static bool gone(const char *dir, const char *id)
+{
+	char *path = xasprintf("%s/%s.env", dir, id);
+	bool missing = access(path, F_OK) < 0 && errno == ENOENT;
+	free(path);
+	return missing;
+}
+
 static int queue_list(int argc, char **argv)
 {
 	int status = cli_plain_args(argc, argv, 0, 0, usage);
@@ -57,7 +67,11 @@ static int queue_list(int argc, char **argv)
 	size_t n = 0;
 	while ((id = spool_iter_next(it)) != NULL) {
 		struct spool_envelope env;
-		if (spool_read_envelope(dir, id, &env, &error) < 0) {
+		if (spool_read_envelope(dir, id, &env, &error) < 0 && gone(dir, id)) {
+			xfree(&error);   /* delivered while we were listing */
+			continue;
+		}
+		if (error != NULL) {
 			fprintf(stderr, "surel: %s\n", error);
 			xfree(&error);
 			status = 1;
