@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -493,6 +495,84 @@ out:
 	return rc;
 }
 
+/* ---- several entries at once ---- */
+
+/* Entries delivered at the same time, each by its own thread with its own
+ * store and directory handles, so that deliveries do not wait for one
+ * another's fsyncs: one entry after another, a queue runner delivered ~150
+ * messages/s (bench/smtp). Every entry is still delivered by one thread, and
+ * its exactly-once bookkeeping (ID.dlv, the append's `once`) is unchanged. */
+#define DELIVER_PARALLEL 8
+
+static void deliver_one(struct deliver *d, const char *id)
+{
+	char *error = NULL;
+	if (deliver_entry(d, id, &error) < 0) {
+		if (error != NULL && strstr(error, "no such message") == NULL)
+			log_error("queue", "event=deliver_failed id=%s error=\"%s\"", id, error);
+		free(error);
+	}
+}
+
+struct parallel {
+	struct deliver *d;
+	char **ids;
+	size_t n, next;
+	pthread_mutex_t lock;
+};
+
+static void *deliver_thread(void *arg)
+{
+	struct parallel *p = arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);   /* signals are the loop's */
+	/* This thread's handles; the entry states are shared (each entry is
+	 * only touched by the thread that delivers it; none is added now). */
+	struct deliver t = { .data_dir = p->d->data_dir, .spool_dir = p->d->spool_dir,
+			     .delimiter = p->d->delimiter, .entries = p->d->entries,
+			     .nentries = p->d->nentries };
+	char *error = NULL;
+	if (store_open(t.data_dir, &t.store, &error) < 0) {
+		log_error("queue", "event=deliver_failed step=open error=\"%s\"", error);
+		free(error);
+		return NULL;   /* its entries wait for the next walk */
+	}
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		size_t i = p->next++;
+		pthread_mutex_unlock(&p->lock);
+		if (i >= p->n)
+			break;
+		deliver_one(&t, p->ids[i]);
+	}
+	directory_close(&t.dir);
+	store_close(&t.store);
+	return NULL;
+}
+
+static void deliver_all(struct deliver *d, char **ids, size_t n)
+{
+	if (n <= 1) {
+		for (size_t i = 0; i < n; i++)
+			deliver_one(d, ids[i]);
+		return;
+	}
+	struct parallel p = { .d = d, .ids = ids, .n = n };
+	pthread_mutex_init(&p.lock, NULL);
+	size_t nthreads = n < DELIVER_PARALLEL ? n : DELIVER_PARALLEL;
+	pthread_t th[DELIVER_PARALLEL];
+	size_t started = 0;
+	for (; started < nthreads; started++)
+		if (pthread_create(&th[started], NULL, deliver_thread, &p) != 0)
+			break;
+	if (started == 0)
+		deliver_thread(&p);   /* no thread to be had: this one does it all */
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p.lock);
+}
+
 bool deliver_run(struct deliver *d, size_t max)
 {
 	struct spool_iter *it = NULL;
@@ -508,6 +588,7 @@ bool deliver_run(struct deliver *d, size_t max)
 	size_t n = 0;
 	bool more = false;
 	const char *id;
+	char **ids = xcalloc(max ? max : 1, sizeof *ids);
 	while ((id = spool_iter_next(it)) != NULL) {
 		struct entry_state *es = entry_state(d, id);
 		es->seen = true;
@@ -517,16 +598,14 @@ bool deliver_run(struct deliver *d, size_t max)
 			more = true;
 			break;
 		}
-		n++;
-		char *idc = xstrdup(id);
-		if (deliver_entry(d, idc, &error) < 0) {
-			if (error != NULL && strstr(error, "no such message") == NULL)
-				log_error("queue", "event=deliver_failed id=%s error=\"%s\"", idc, error);
-			xfree(&error);
-		}
-		free(idc);
+		ids[n++] = xstrdup(id);
 	}
 	spool_iter_close(&it);
+	/* Every entry state exists now: the threads only look them up. */
+	deliver_all(d, ids, n);
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
 	/* Forget entries that left the spool (after a whole walk only). */
 	if (!more) {
 		size_t k = 0;
