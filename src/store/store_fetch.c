@@ -256,6 +256,16 @@ static int fetch_range(struct store_mailbox *mb, const char *sql, sqlite3_stmt *
 	return 0;
 }
 
+/* Whether the ranges cover less than an eighth of their span. */
+static bool sparse(const struct store_uid_range *r, size_t n)
+{
+	uint64_t covered = 0;
+	for (size_t i = 0; i < n; i++)
+		covered += (uint64_t)r[i].hi - r[i].lo + 1;
+	uint64_t span = (uint64_t)r[n - 1].hi - r[0].lo + 1;
+	return covered * 8 < span;
+}
+
 int store_fetch(struct store_mailbox *mb, const struct store_uidset *set, unsigned what,
 		int (*cb)(void *ctx, const struct store_message *m), void *ctx, char **error_r)
 {
@@ -268,8 +278,10 @@ int store_fetch(struct store_mailbox *mb, const struct store_uidset *set, unsign
 		free(ranges);
 		return 0;
 	}
-	/* Many small ranges: one query over their span, filtered. */
-	bool filter = nr > FETCH_RANGE_QUERIES;
+	/* Many small ranges close together: one query over their span,
+	 * filtered. Sparse ones (SEARCH BODY's hits in a large mailbox) are
+	 * cheaper one range at a time, the statement rebound for each. */
+	bool filter = nr > FETCH_RANGE_QUERIES && !sparse(ranges, nr);
 	struct store_uid_range span = { ranges[0].lo, ranges[nr - 1].hi };
 	size_t queries = filter ? 1 : nr;
 	struct kw_walk w = { 0 };
