@@ -365,21 +365,6 @@ static int write_section(struct imap_cmd *c, const struct item *it, const struct
 	return 0;
 }
 
-static bool in_list(const struct store_uid_list *l, uint32_t uid)
-{
-	size_t lo = 0, hi = l->count;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (l->uids[mid] == uid)
-			return true;
-		if (l->uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 /* v in decimal: FETCH writes several numbers per message, and vsnprintf
  * was a good part of the cost of a FLAGS-only FETCH. */
 static void append_u64(struct buf *o, uint64_t v)
@@ -511,7 +496,7 @@ static int fetch_one(void *ctx, const struct store_message *m)
 			return 0;   /* the blob is gone (expunged meanwhile): skip it */
 		}
 	}
-	if (!f->has_flags && in_list(&f->seen_changed, m->uid)) {
+	if (!f->has_flags && imap_uid_in(&f->seen_changed, m->uid)) {
 		buf_append_str(&c->out, " FLAGS ");
 		imap_write_flags(&c->out, m->flags, m->keywords, m->n_keywords,
 				 imap_is_recent(c->st, m->uid));

@@ -31,21 +31,13 @@ static int note_own(void *ctx, const struct store_message *m)
 	return 0;
 }
 
-static bool listed(const struct store_uid_list *l, uint32_t uid)
-{
-	for (size_t i = 0; i < l->count; i++)
-		if (l->uids[i] == uid)
-			return true;
-	return false;
-}
-
 static int write_flags(void *arg, const struct store_message *m)
 {
 	struct store_ctx *x = arg;
 	struct imap_cmd *c = x->c;
 	struct imap_selected *sel = c->st->sel;
 	uint32_t seq = imap_uid_to_seq(sel->uids.uids, sel->uids.count, m->uid);
-	if (seq == 0 || listed(x->modified, m->uid))
+	if (seq == 0 || imap_uid_in(x->modified, m->uid))
 		return 0;
 	buf_appendf(&c->out, "* %" PRIu32 " FETCH (", seq);
 	if (c->uid)

@@ -40,11 +40,6 @@ static void uid_list_sort(struct store_uid_list *l)
 		qsort(l->uids, l->count, sizeof *l->uids, cmp_uid);
 }
 
-static bool uid_list_has(const struct store_uid_list *l, uint32_t uid)
-{
-	return l->count > 0 && bsearch(&uid, l->uids, l->count, sizeof *l->uids, cmp_uid) != NULL;
-}
-
 /* A sequence set gives the UIDs of those messages; "$" is a UID set for
  * SEARCH as for UID SEARCH (RFC 5182 2.1). */
 static void prepare_set(struct search_node *n, const struct imap_search_mailbox *mb)
@@ -280,10 +275,10 @@ static int eval(struct match *mt, size_t idx)
 	case SK_HEADER: return match_header(mt, n);
 	case SK_TEXT:
 		assert(mt->p->text_set[n->text]);
-		return uid_list_has(&mt->p->text_results[n->text], msg->uid);
+		return imap_uid_in(&mt->p->text_results[n->text], msg->uid);
 	case SK_LARGER: return msg->size > n->num;
 	case SK_SMALLER: return msg->size < n->num;
-	case SK_SEQSET: case SK_UIDSET: return uid_list_has(&n->uids, msg->uid);
+	case SK_SEQSET: case SK_UIDSET: return imap_uid_in(&n->uids, msg->uid);
 	case SK_OLDER: case SK_YOUNGER: return match_within(mt->p, n, msg->internaldate);
 	case SK_MODSEQ: return msg->modseq >= n->num;
 	case SK_EMAILID: return eval_id(mt->m->emailid, n->str);

@@ -52,6 +52,11 @@ void imap_seqset_uids(const struct imap_seqset *set, const uint32_t *uids, size_
 		      struct store_uid_list *out);
 /* Sequence number (1-based) of uid in uids, 0 when absent (binary search). */
 uint32_t imap_uid_to_seq(const uint32_t *uids, size_t n, uint32_t uid);
+/* Whether uid is in the ascending list l. */
+static inline bool imap_uid_in(const struct store_uid_list *l, uint32_t uid)
+{
+	return imap_uid_to_seq(l->uids, l->count, uid) != 0;
+}
 
 /* Write a UID list as a compact sequence set ("1:3,7,9:12") into out, for
  * COPYUID, APPENDUID, ESEARCH ALL, VANISHED. */

@@ -50,24 +50,9 @@ void imap_unselect(struct imap_state *st)
 	st->state = IMAP_AUTHENTICATED;
 }
 
-static bool uid_list_has(const struct store_uid_list *l, uint32_t uid)
-{
-	size_t lo = 0, hi = l->count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (l->uids[mid] == uid)
-			return true;
-		if (l->uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 bool imap_is_recent(const struct imap_state *st, uint32_t uid)
 {
-	return !st->rev2 && st->sel != NULL && uid_list_has(&st->sel->recent, uid);
+	return !st->rev2 && st->sel != NULL && imap_uid_in(&st->sel->recent, uid);
 }
 
 /* \Recent (RFC 3501 2.3.2): a read-write session claims the messages no
