@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 /* atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards /
  *                 quoted-specials / resp-specials
  * ASTRING-CHAR  = ATOM-CHAR / resp-specials     (so "]" is allowed) */
@@ -13,28 +15,6 @@ static bool is_astring_char(unsigned char c)
 	if (c <= 0x20 || c >= 0x7f)   /* CTL, SP, not CHAR */
 		return false;
 	return strchr("(){%*\"\\", c) == NULL;
-}
-
-/* The length of the UTF-8 sequence at p[0..len) (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *p, size_t len)
-{
-	size_t n;
-	uint32_t cp, min;
-	if ((p[0] & 0xe0) == 0xc0) { n = 1; cp = p[0] & 0x1f; min = 0x80; }
-	else if ((p[0] & 0xf0) == 0xe0) { n = 2; cp = p[0] & 0x0f; min = 0x800; }
-	else if ((p[0] & 0xf8) == 0xf0) { n = 3; cp = p[0] & 0x07; min = 0x10000; }
-	else return 0;
-	if (len - 1 < n)
-		return 0;
-	for (size_t k = 1; k <= n; k++) {
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[k] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n + 1;
 }
 
 static enum imap_arg_result quoted(const char *line, size_t len, size_t *pos, struct buf *out,
@@ -55,7 +35,7 @@ static enum imap_arg_result quoted(const char *line, size_t len, size_t *pos, st
 			buf_putc(out, line[i + 1]);
 			i += 2;
 		} else if (c >= 0x80) {
-			size_t n = utf8_seq((const unsigned char *)line + i, len - i);
+			size_t n = utf8_decode((const unsigned char *)line + i, len - i, NULL);
 			if (n == 0) {
 				*error_r = "Invalid UTF-8 in quoted string";
 				return IMAP_ARG_BAD;

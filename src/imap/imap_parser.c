@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/xmalloc.h"
+#include "core/utf8.h"
 
 /* ---- arena: the strings and closed lists of one command ---- */
 
@@ -217,29 +218,6 @@ static bool parse_number64(const char *s, size_t n, uint64_t *n_r)
 	return true;
 }
 
-/* The length of the UTF-8 sequence at p[0..len) (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0 if it is not one.
- * UTF8-2 / UTF8-3 / UTF8-4 as QUOTED-CHAR allows them. */
-static size_t utf8_seq(const unsigned char *p, size_t len)
-{
-	size_t n;
-	uint32_t cp, min;
-	if ((p[0] & 0xe0) == 0xc0) { n = 1; cp = p[0] & 0x1f; min = 0x80; }
-	else if ((p[0] & 0xf0) == 0xe0) { n = 2; cp = p[0] & 0x0f; min = 0x800; }
-	else if ((p[0] & 0xf8) == 0xf0) { n = 3; cp = p[0] & 0x07; min = 0x10000; }
-	else return 0;
-	if (len - 1 < n)
-		return 0;
-	for (size_t k = 1; k <= n; k++) {
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[k] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n + 1;
-}
-
 static bool count_bytes(struct imap_parser *p, uint64_t n)
 {
 	if (n > p->limits.max_command - p->bytes)
@@ -400,7 +378,7 @@ static enum step scan_quoted(struct imap_parser *p, struct cursor *c, size_t *va
 				return fail(p, "Invalid escape in quoted string");
 			k = 2;   /* the backslash is not part of the value */
 		} else if (s[i] >= 0x80) {
-			k = value = utf8_seq(s + i, c->len - i);
+			k = value = utf8_decode(s + i, c->len - i, NULL);
 			if (k == 0)
 				return fail(p, "Invalid UTF-8 in quoted string");
 		} else if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') {

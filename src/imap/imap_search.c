@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/xmalloc.h"
+#include "core/utf8.h"
 #include "imap/imap_search_int.h"
 
 struct parse_state {
@@ -238,7 +239,7 @@ static char *search_string(struct parse_state *st, const struct imap_arg *a)
 {
 	const char *s;
 	size_t len;
-	if (!arg_astring(a, &s, &len) || !imap_utf8_valid(s, len)) {
+	if (!arg_astring(a, &s, &len) || !utf8_valid(s, len)) {
 		fail(st, "Invalid search string");
 		return NULL;
 	}

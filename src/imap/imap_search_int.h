@@ -79,8 +79,6 @@ bool imap_header_find(const char *hdr, size_t len, size_t *pos, const char *name
  * UTC calendar day. */
 int64_t imap_days_from_civil(int64_t y, unsigned m, unsigned d);
 int64_t imap_time_day(time_t t);
-/* Whether s[0..len) is valid UTF-8 (no overlong form, no surrogate). */
-bool imap_utf8_valid(const char *s, size_t len);
 /* Case-insensitive ASCII comparison of s[0..len) with the C string word. */
 bool imap_word_eq(const char *s, size_t len, const char *word);
 

@@ -4,6 +4,8 @@
 
 #include "imap/imap_search_int.h"
 
+#include "core/utf8.h"
+
 /* ---- case mapping ----
  * The titlecase (for these scripts: upper case) of each letter, as
  * i;unicode-casemap (RFC 5051) maps before comparing. Only the simple,
@@ -65,38 +67,6 @@ static uint32_t casemap_char(uint32_t c)
 	return c;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4) with its code point, or 0. */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *c_r)
-{
-	unsigned char b = s[0];
-	size_t n;
-	uint32_t c, min;
-	if (b < 0x80) {
-		*c_r = b;
-		return 1;
-	}
-	if (b >= 0xc2 && b <= 0xdf) {
-		n = 2, c = b & 0x1fu, min = 0x80;
-	} else if (b >= 0xe0 && b <= 0xef) {
-		n = 3, c = b & 0x0fu, min = 0x800;
-	} else if (b >= 0xf0 && b <= 0xf4) {
-		n = 4, c = b & 0x07u, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3fu);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*c_r = c;
-	return n;
-}
-
 static void utf8_encode(uint32_t c, struct buf *out)
 {
 	char b[4];
@@ -134,19 +104,6 @@ void imap_casemap(const char *s, size_t len, struct buf *out)
 		}
 		i += n;
 	}
-}
-
-bool imap_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < len;) {
-		uint32_t c;
-		size_t n = utf8_decode(p + i, len - i, &c);
-		if (n == 0)
-			return false;
-		i += n;
-	}
-	return true;
 }
 
 bool imap_word_eq(const char *s, size_t len, const char *word)

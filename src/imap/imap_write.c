@@ -20,6 +20,7 @@
 
 #include "core/mutf7.h"
 #include "core/xmalloc.h"
+#include "core/utf8.h"
 #include "imap/imap_int.h"
 
 static bool is_atom_char(unsigned char c)
@@ -99,42 +100,6 @@ void imap_write_mailbox(struct buf *out, const struct imap_state *st, const char
 	buf_free(&enc);
 }
 
-/* Whether s is valid UTF-8 (no overlong forms, surrogates or values past
- * U+10FFFF). */
-static bool valid_utf8(const unsigned char *s, size_t len)
-{
-	for (size_t i = 0; i < len;) {
-		unsigned char c = s[i];
-		size_t n;
-		unsigned cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		for (size_t k = 1; k <= n; k++) {
-			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
 char *imap_mailbox_arg(struct imap_cmd *c, const struct imap_arg *a)
 {
 	const char *raw = imap_arg_astring(a);
@@ -144,7 +109,7 @@ char *imap_mailbox_arg(struct imap_cmd *c, const struct imap_arg *a)
 	}
 	struct buf name = BUF_INIT;
 	if (c->st->utf8) {
-		if (!valid_utf8((const unsigned char *)raw, strlen(raw))) {
+		if (!utf8_valid(raw, strlen(raw))) {
 			imap_bad(c, "Mailbox name is not valid UTF-8");
 			return NULL;
 		}
